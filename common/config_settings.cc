@@ -1,0 +1,156 @@
+// The table of settings: name, flag, default shown in --help, and how to parse
+// it. load_config and help_text both read it, so --help cannot drift from
+// what is actually accepted.
+#include <limits>
+
+#include "common/config_internal.h"
+
+#ifndef GENKIT_DEFAULT_PROMPTS_DIR
+#define GENKIT_DEFAULT_PROMPTS_DIR "prompts"
+#endif
+
+namespace genkit::config_internal {
+namespace {
+
+constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+constexpr int kDay = 86400;
+// gRPC's max_receive_message_length is an int.
+constexpr int64_t kMaxBody = std::numeric_limits<int>::max();
+constexpr const char* kLevels[] = {"debug", "info", "warning", "error"};
+constexpr const char* kFormats[] = {"json", "console"};
+
+Status set_list(std::vector<std::string>* out, const Value& v) {
+  *out = parse_list(v.text);
+  return Status::ok();
+}
+
+Status set_text(std::string* out, const Value& v) {
+  *out = v.text;
+  return Status::ok();
+}
+
+// An empty URL means "not configured" for the optional endpoints.
+Status set_optional_url(std::string* out, const Value& v) {
+  if (v.text.find_first_not_of(" \t") == std::string::npos) {
+    out->clear();
+    return Status::ok();
+  }
+  return parse_http_url(v, out);
+}
+
+constexpr Kind S = Kind::kString;
+constexpr Kind T = Kind::kTyped;
+
+#define APPLY(body) [](Config& c, const Value& v) -> Status { return body; }
+
+const SettingSpec kSettings[] = {
+    // Network
+    {"BIND_HOST", "--bind", "HOST", "0.0.0.0", "address to listen on", T,
+     APPLY(parse_non_empty(v, &c.bind_host))},
+    {"PORT", "--port", "N", "8080", "HTTP port (0 picks any free port)", T,
+     APPLY(parse_int(v, 0, 65535, &c.port))},
+    {"GRPC_PORT", "--grpc-port", "N", "50051", "gRPC port (0 picks any free port)", T,
+     APPLY(parse_int(v, 0, 65535, &c.grpc_port))},
+    // Process model
+    {"WEB_CONCURRENCY", "--workers", "N", "min(2*CPU+1, 12)", "HTTP worker processes (1..256)", T,
+     APPLY(parse_int(v, 1, 256, &c.web_concurrency))},
+    {"WORKER_TIMEOUT", nullptr, nullptr, "120", "seconds without a heartbeat before a worker is replaced",
+     T, APPLY(parse_int(v, 1, kDay, &c.worker_timeout))},
+    {"GRACEFUL_TIMEOUT", nullptr, nullptr, "0 (use SHUTDOWN_GRACE)", "seconds a recycled worker may drain", T,
+     APPLY(parse_int(v, 0, kDay, &c.graceful_timeout))},
+    {"SHUTDOWN_GRACE", nullptr, nullptr, "10", "seconds to drain in-flight requests on SIGTERM", T,
+     APPLY(parse_int(v, 0, kDay, &c.shutdown_grace))},
+    {"MAX_REQUESTS", nullptr, nullptr, "10000", "requests before a worker is recycled (0 = never)", T,
+     APPLY(parse_int(v, int64_t{0}, kMax64, &c.max_requests))},
+    {"MAX_REQUESTS_JITTER", nullptr, nullptr, "1000", "random extra requests before recycling", T,
+     APPLY(parse_int(v, int64_t{0}, kMax64, &c.max_requests_jitter))},
+    // HTTP
+    {"KEEP_ALIVE_TIMEOUT", nullptr, nullptr, "75", "seconds an idle connection is kept open", T,
+     APPLY(parse_int(v, 1, kDay, &c.keep_alive_timeout))},
+    {"READ_TIMEOUT", nullptr, nullptr, "30", "seconds for a request's headers and body to arrive (408)", T,
+     APPLY(parse_int(v, 1, kDay, &c.read_timeout))},
+    {"REQUEST_TIMEOUT", "--request-timeout", "SECONDS", "120", "seconds before a request gets 504", T,
+     APPLY(parse_int(v, 1, kDay, &c.request_timeout))},
+    {"MAX_BODY_SIZE", "--max-body-size", "BYTES", "1048576", "largest request body (413 above)", T,
+     APPLY(parse_int(v, int64_t{1}, kMaxBody, &c.max_body_size))},
+    {"GZIP_MIN_SIZE", nullptr, nullptr, "500", "smallest response body to gzip (bytes)", T,
+     APPLY(parse_int(v, int64_t{0}, kMax64, &c.gzip_min_size))},
+    {"HSTS_MAX_AGE", nullptr, nullptr, "31536000", "Strict-Transport-Security max-age (TLS only)", T,
+     APPLY(parse_int(v, int64_t{0}, kMax64, &c.hsts_max_age))},
+    {"CORS_ALLOWED_ORIGINS", nullptr, nullptr, "\"\" (same-origin only)",
+     "comma list of allowed origins; * only with DEBUG", S, APPLY(set_list(&c.cors_allowed_origins, v))},
+    {"CORS_ALLOWED_METHODS", nullptr, nullptr, "GET,POST,OPTIONS", "comma list", S,
+     APPLY(set_list(&c.cors_allowed_methods, v))},
+    {"CORS_ALLOWED_HEADERS", nullptr, nullptr, "Content-Type,Authorization,X-Request-ID", "comma list", S,
+     APPLY(set_list(&c.cors_allowed_headers, v))},
+    {"TRUSTED_HOSTS", nullptr, nullptr, "\"\" (any host)", "comma list of accepted Host headers", S,
+     APPLY(set_list(&c.trusted_hosts, v))},
+    {"RATE_LIMIT_DEFAULT", "--rate-limit", "N/PERIOD", "60/minute",
+     "per-client-IP limit; period second|minute|hour|day (or s|m|h|d)", T,
+     APPLY(parse_rate_limit(v, &c.rate_limit))},
+    {"API_KEYS", nullptr, nullptr, "\"\" (no auth)", "comma list of accepted API keys", S,
+     APPLY(set_list(&c.api_keys, v))},
+    // Mode and logging
+    {"DEBUG", nullptr, nullptr, "false", "debug mode: console logs, /docs, gRPC reflection; flag --debug", T,
+     APPLY(parse_bool(v, &c.debug))},
+    {"LOG_LEVEL", nullptr, nullptr, "info", "debug|info|warning|error", T,
+     APPLY(parse_choice(v, kLevels, &c.log_level))},
+    {"LOG_FORMAT", "--log-format", "json|console", "json (console with DEBUG)", "log line format", T,
+     APPLY(parse_choice(v, kFormats, &c.log_format))},
+    {"LOG_FILE", nullptr, nullptr, "\"\" (stdout)", "append logs to this file; SIGUSR1 reopens it", S,
+     APPLY(set_text(&c.log_file, v))},
+    {"GENKIT_ENV", nullptr, nullptr, "\"\"", "\"dev\" enables the Genkit reflection API", S,
+     APPLY(set_text(&c.genkit_env, v))},
+    // Resilience
+    {"CACHE_ENABLED", nullptr, nullptr, "true", "cache idempotent flow results", T,
+     APPLY(parse_bool(v, &c.cache_enabled))},
+    {"CACHE_TTL", nullptr, nullptr, "300", "seconds a cached result lives", T,
+     APPLY(parse_int(v, 1, 30 * kDay, &c.cache_ttl))},
+    {"CACHE_MAX_SIZE", nullptr, nullptr, "1024", "cached results kept (1..1048576)", T,
+     APPLY(parse_int(v, 1, 1048576, &c.cache_max_size))},
+    {"CB_ENABLED", nullptr, nullptr, "true", "circuit breaker around model calls", T,
+     APPLY(parse_bool(v, &c.cb_enabled))},
+    {"CB_FAILURE_THRESHOLD", nullptr, nullptr, "5", "consecutive failures that open the circuit", T,
+     APPLY(parse_int(v, 1, 1000000, &c.cb_failure_threshold))},
+    {"CB_RECOVERY_TIMEOUT", nullptr, nullptr, "30", "seconds before an open circuit is probed", T,
+     APPLY(parse_seconds(v, kDay, &c.cb_recovery_timeout))},
+    // Models
+    {"MODEL", "--model", "PROVIDER/NAME",
+     "googleai/gemini-2.5-flash with GEMINI_API_KEY, else mock/echo",
+     "default model; provider googleai|openai|mock", T, APPLY(parse_non_empty(v, &c.model))},
+    {"LLM_TIMEOUT", nullptr, nullptr, "120000", "milliseconds allowed for one model call", T,
+     APPLY(parse_int(v, int64_t{1}, int64_t{kDay} * 1000, &c.llm_timeout_ms))},
+    {"GEMINI_API_KEY", nullptr, nullptr, "\"\"", "Gemini API key", S, APPLY(set_text(&c.gemini_api_key, v))},
+    {"GEMINI_BASE_URL", nullptr, nullptr, "https://generativelanguage.googleapis.com", "Gemini API base URL",
+     T, APPLY(parse_http_url(v, &c.gemini_base_url))},
+    {"OPENAI_BASE_URL", nullptr, nullptr, "\"\"", "OpenAI-compatible server, required for openai/*", S,
+     APPLY(set_optional_url(&c.openai_base_url, v))},
+    {"OPENAI_API_KEY", nullptr, nullptr, "\"\"", "key for OPENAI_BASE_URL", S,
+     APPLY(set_text(&c.openai_api_key, v))},
+    {"PROMPTS_DIR", "--prompts-dir", "DIR", GENKIT_DEFAULT_PROMPTS_DIR, "folder of .prompt files", T,
+     APPLY(parse_non_empty(v, &c.prompts_dir))},
+    {"MOCK_CHUNK_DELAY_MS", nullptr, nullptr, "20", "milliseconds between mock/echo stream chunks", T,
+     APPLY(parse_int(v, 0, 60000, &c.mock_chunk_delay_ms))},
+    // Telemetry
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", "--otel-endpoint", "URL", "\"\" (no export)", "OTLP/HTTP collector", S,
+     APPLY(set_optional_url(&c.otel_endpoint, v))},
+    {"OTEL_SERVICE_NAME", "--otel-service-name", "NAME", "genkit-endpoints", "service name in traces", T,
+     APPLY(parse_non_empty(v, &c.otel_service_name))},
+    {"GENKIT_TELEMETRY_DISABLED", nullptr, nullptr, "false", "disable all telemetry export; flag --no-telemetry", T,
+     APPLY(parse_bool(v, &c.telemetry_disabled))},
+};
+
+#undef APPLY
+
+}  // namespace
+
+std::span<const SettingSpec> settings() { return kSettings; }
+
+const SettingSpec* find_setting_by_flag(std::string_view flag) {
+  for (const SettingSpec& s : kSettings) {
+    if (s.flag != nullptr && flag == s.flag) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace genkit::config_internal

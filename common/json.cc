@@ -1,0 +1,172 @@
+#include "common/json.h"
+
+#include <cjson/cJSON.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace genkit {
+
+bool JsonView::is_null() const { return node_ && cJSON_IsNull(node_); }
+bool JsonView::is_bool() const { return node_ && cJSON_IsBool(node_); }
+bool JsonView::is_number() const { return node_ && cJSON_IsNumber(node_); }
+bool JsonView::is_integer() const {
+  if (!is_number()) return false;
+  double d = node_->valuedouble;
+  return std::isfinite(d) && std::floor(d) == d;
+}
+bool JsonView::is_string() const { return node_ && cJSON_IsString(node_); }
+bool JsonView::is_array() const { return node_ && cJSON_IsArray(node_); }
+bool JsonView::is_object() const { return node_ && cJSON_IsObject(node_); }
+
+std::string_view JsonView::as_string() const {
+  return is_string() && node_->valuestring ? std::string_view(node_->valuestring) : std::string_view();
+}
+double JsonView::as_number() const { return is_number() ? node_->valuedouble : 0.0; }
+bool JsonView::as_bool() const { return node_ && cJSON_IsTrue(node_); }
+
+JsonView JsonView::operator[](std::string_view key) const {
+  if (!is_object()) return JsonView();
+  for (const cJSON* c = node_->child; c; c = c->next) {
+    if (c->string && key == c->string) return JsonView(c);
+  }
+  return JsonView();
+}
+
+JsonView JsonView::at(std::size_t index) const {
+  if (!is_array()) return JsonView();
+  const cJSON* c = node_->child;
+  for (std::size_t i = 0; c && i < index; ++i) c = c->next;
+  return JsonView(c);
+}
+
+std::size_t JsonView::size() const {
+  if (!is_array() && !is_object()) return 0;
+  std::size_t n = 0;
+  for (const cJSON* c = node_->child; c; c = c->next) ++n;
+  return n;
+}
+
+JsonView JsonView::first_child() const {
+  return (is_array() || is_object()) ? JsonView(node_->child) : JsonView();
+}
+JsonView JsonView::next_sibling() const { return node_ ? JsonView(node_->next) : JsonView(); }
+std::string_view JsonView::key() const {
+  return node_ && node_->string ? std::string_view(node_->string) : std::string_view();
+}
+
+std::string JsonView::dump() const {
+  if (!node_) return "null";
+  char* text = cJSON_PrintUnformatted(node_);
+  if (!text) return "null";
+  std::string out(text);
+  cJSON_free(text);
+  return out;
+}
+
+Json::Json() : node_(cJSON_CreateNull()) {}
+Json::~Json() { cJSON_Delete(node_); }
+Json::Json(const Json& other) : node_(cJSON_Duplicate(other.node_, true)) {}
+Json::Json(Json&& other) noexcept : node_(other.node_) { other.node_ = nullptr; }
+Json& Json::operator=(const Json& other) {
+  if (this != &other) {
+    cJSON_Delete(node_);
+    node_ = cJSON_Duplicate(other.node_, true);
+  }
+  return *this;
+}
+Json& Json::operator=(Json&& other) noexcept {
+  if (this != &other) {
+    cJSON_Delete(node_);
+    node_ = other.node_;
+    other.node_ = nullptr;
+  }
+  return *this;
+}
+
+Json Json::null() { return Json(cJSON_CreateNull()); }
+Json Json::object() { return Json(cJSON_CreateObject()); }
+Json Json::array() { return Json(cJSON_CreateArray()); }
+Json Json::string(std::string_view s) { return Json(cJSON_CreateString(std::string(s).c_str())); }
+Json Json::number(double n) { return Json(cJSON_CreateNumber(n)); }
+Json Json::boolean(bool b) { return Json(cJSON_CreateBool(b)); }
+Json Json::copy_of(JsonView v) {
+  return v.present() ? Json(cJSON_Duplicate(v.raw(), true)) : Json::null();
+}
+
+Result<Json> Json::parse(std::string_view text) {
+  const char* end = nullptr;
+  cJSON* node = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false);
+  if (!node) {
+    std::size_t pos = end && end >= text.data() ? static_cast<std::size_t>(end - text.data()) : 0;
+    return invalid_argument("malformed JSON near byte " + std::to_string(pos));
+  }
+  Json out(node);
+  std::size_t consumed = static_cast<std::size_t>(end - text.data());
+  for (std::size_t i = consumed; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      return invalid_argument("malformed JSON: unexpected data after the document at byte " +
+                              std::to_string(i));
+    }
+  }
+  return out;
+}
+
+cJSON* Json::release() {
+  cJSON* n = node_;
+  node_ = nullptr;
+  return n;
+}
+
+Json& Json::set(std::string_view key, Json value) {
+  if (!cJSON_IsObject(node_)) return *this;
+  std::string k(key);
+  cJSON* item = value.release();
+  if (cJSON_GetObjectItemCaseSensitive(node_, k.c_str())) {
+    cJSON_ReplaceItemInObjectCaseSensitive(node_, k.c_str(), item);
+  } else {
+    cJSON_AddItemToObject(node_, k.c_str(), item);
+  }
+  return *this;
+}
+
+Json& Json::push(Json value) {
+  if (cJSON_IsArray(node_)) cJSON_AddItemToArray(node_, value.release());
+  return *this;
+}
+
+void Json::erase(std::string_view key) {
+  if (cJSON_IsObject(node_)) cJSON_DeleteItemFromObjectCaseSensitive(node_, std::string(key).c_str());
+}
+
+std::string json_quote(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace genkit

@@ -1,0 +1,252 @@
+#include "common/net/http_client.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "common/log.h"
+
+namespace genkit {
+
+namespace {
+
+// One transfer. Owned by Impl::transfers_ until it completes or is cancelled.
+struct Transfer {
+  uint64_t id = 0;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpFetch request;
+  HttpFetchDone done;
+  HttpFetchResult result;
+  std::size_t received = 0;
+  bool too_large = false;
+  bool aborted = false;
+  bool cancelled = false;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+std::once_flag g_curl_init;
+
+}  // namespace
+
+struct HttpClient::Impl {
+  explicit Impl(Loop& l) : loop(l) {
+    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi = curl_multi_init();
+    timer = evtimer_new(loop.base(), &Impl::on_timer, this);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer_change);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 1024L);
+  }
+
+  ~Impl() {
+    for (auto& [id, t] : transfers) {
+      curl_multi_remove_handle(multi, t->easy);
+      cleanup(*t);
+    }
+    transfers.clear();
+    for (auto& [fd, ev] : sockets) event_free(ev);
+    curl_multi_cleanup(multi);
+    event_free(timer);
+  }
+
+  static void cleanup(Transfer& t) {
+    curl_easy_cleanup(t.easy);
+    curl_slist_free_all(t.headers);
+  }
+
+  static size_t on_write(char* data, size_t size, size_t n, void* arg) {
+    auto* t = static_cast<Transfer*>(arg);
+    size_t len = size * n;
+    if (t->cancelled) return 0;  // aborts the transfer
+    t->received += len;
+    if (t->received > t->request.max_response_bytes) {
+      t->too_large = true;
+      return 0;
+    }
+    if (t->request.on_data) {
+      if (!t->request.on_data(std::string_view(data, len))) {
+        t->aborted = true;
+        return 0;
+      }
+    } else {
+      t->result.body.append(data, len);
+    }
+    return len;
+  }
+
+  // curl tells us which sockets to watch; we map them onto libevent events.
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* arg, void*) {
+    auto* self = static_cast<Impl*>(arg);
+    auto it = self->sockets.find(fd);
+    if (what == CURL_POLL_REMOVE) {
+      if (it != self->sockets.end()) {
+        event_free(it->second);
+        self->sockets.erase(it);
+      }
+      return 0;
+    }
+    short kind = EV_PERSIST;
+    if (what & CURL_POLL_IN) kind |= EV_READ;
+    if (what & CURL_POLL_OUT) kind |= EV_WRITE;
+    if (it != self->sockets.end()) {
+      event_free(it->second);
+      self->sockets.erase(it);
+    }
+    event* ev = event_new(self->loop.base(), fd, kind, &Impl::on_event, self);
+    event_add(ev, nullptr);
+    self->sockets[fd] = ev;
+    return 0;
+  }
+
+  static void on_event(evutil_socket_t fd, short what, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    int flags = 0;
+    if (what & EV_READ) flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE) flags |= CURL_CSELECT_OUT;
+    int running = 0;
+    curl_multi_socket_action(self->multi, fd, flags, &running);
+    self->collect();
+  }
+
+  static int on_timer_change(CURLM*, long timeout_ms, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    if (timeout_ms < 0) {
+      evtimer_del(self->timer);
+    } else {
+      timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+      evtimer_add(self->timer, &tv);
+    }
+    return 0;
+  }
+
+  static void on_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    int running = 0;
+    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    self->collect();
+  }
+
+  // Finished transfers: detach them, then call their callbacks (which may
+  // start new transfers).
+  void collect() {
+    CURLMsg* msg;
+    int left = 0;
+    std::vector<std::unique_ptr<Transfer>> finished;
+    std::vector<CURLcode> codes;
+    while ((msg = curl_multi_info_read(multi, &left))) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* owner = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&owner));
+      auto it = owner ? transfers.find(owner->id) : transfers.end();
+      if (it == transfers.end()) continue;
+      codes.push_back(msg->data.result);
+      finished.push_back(std::move(it->second));
+      transfers.erase(it);
+    }
+    for (std::size_t i = 0; i < finished.size(); ++i) {
+      Transfer& t = *finished[i];
+      curl_multi_remove_handle(multi, t.easy);
+      complete(t, codes[i]);
+      cleanup(t);
+    }
+  }
+
+  static void complete(Transfer& t, CURLcode code) {
+    if (t.cancelled) return;
+    auto done = std::move(t.done);
+    if (code == CURLE_OK) {
+      curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &t.result.status);
+      char* ct = nullptr;
+      curl_easy_getinfo(t.easy, CURLINFO_CONTENT_TYPE, &ct);
+      if (ct) t.result.content_type = ct;
+      return done(std::move(t.result));
+    }
+    if (t.too_large) {
+      return done(Status(Code::kUpstream, "the upstream reply exceeded " +
+                                               std::to_string(t.request.max_response_bytes) + " bytes"));
+    }
+    if (t.aborted) return done(Status(Code::kUpstream, "the upstream reply was rejected while streaming"));
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      return done(Status(Code::kDeadlineExceeded, "the upstream call timed out"));
+    }
+    std::string why = t.error[0] ? t.error : curl_easy_strerror(code);
+    done(Status(Code::kUnavailable, "the upstream call failed: " + why));
+  }
+
+  void start(HttpFetch request, CancelToken cancel, HttpFetchDone done) {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(request);
+    t->done = std::move(done);
+    CURL* e = curl_easy_init();
+    t->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->request.method.c_str());
+    if (t->request.method == "POST" || !t->request.body.empty()) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
+    }
+    for (const auto& [k, v] : t->request.headers) t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+    // No "Expect: 100-continue" round trip for our small JSON bodies.
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(10000, static_cast<long>(t->request.timeout.count())));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    uint64_t id = t->id = ++next_id;
+    transfers[id] = std::move(t);
+    // Ids, not pointers: a late cancel must not touch a finished transfer.
+    cancel.on_cancel([this, id] {
+      auto it = transfers.find(id);
+      if (it == transfers.end()) return;
+      it->second->cancelled = true;
+      // Never tear down from inside a curl callback: do it on the next tick.
+      loop.defer([this, id] { abandon(id); });
+    });
+    curl_multi_add_handle(multi, e);
+  }
+
+  void abandon(uint64_t id) {
+    auto it = transfers.find(id);
+    if (it == transfers.end()) return;
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    transfers.erase(it);
+    curl_multi_remove_handle(multi, t->easy);
+    cleanup(*t);
+  }
+
+  Loop& loop;
+  CURLM* multi = nullptr;
+  event* timer = nullptr;
+  std::map<curl_socket_t, event*> sockets;
+  std::map<uint64_t, std::unique_ptr<Transfer>> transfers;
+  uint64_t next_id = 0;
+};
+
+HttpClient::HttpClient(Loop& loop) : impl_(std::make_unique<Impl>(loop)) {}
+HttpClient::~HttpClient() = default;
+
+void HttpClient::fetch(HttpFetch request, CancelToken cancel, HttpFetchDone done) {
+  impl_->start(std::move(request), std::move(cancel), std::move(done));
+}
+
+std::size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
+
+}  // namespace genkit

@@ -1,0 +1,63 @@
+#include "common/runtime/flow.h"
+
+#include "common/runtime/runtime.h"
+#include "common/schema/schema.h"
+
+namespace genkit {
+
+FlowRun::FlowRun(Runtime& runtime, const FlowAction& action, Json input, Json context, CancelToken cancel,
+                 std::shared_ptr<ActiveSpan> span, FlowObserver observer)
+    : runtime_(runtime), action_(action), input_(std::move(input)), context_(std::move(context)),
+      cancel_(std::move(cancel)), span_(std::move(span)), observer_(std::move(observer)) {}
+
+void FlowRun::send_chunk(const std::string& chunk) {
+  if (finished_ || cancel_.cancelled()) return;
+  if (observer_.on_chunk) observer_.on_chunk(chunk);
+}
+
+void FlowRun::finish(Result<Json> output) {
+  if (finished_) return;
+  finished_ = true;
+  if (output.ok()) {
+    span_->set_output(output->dump());
+  } else {
+    span_->fail(output.status().message());
+  }
+  span_->finish();
+  auto done = std::move(observer_.on_done);
+  observer_ = {};
+  if (done) done(std::move(output));
+}
+
+void FlowRun::generate(GenerateOptions options, GenerateDone done) {
+  genkit::generate(runtime_, span_, cancel_, std::move(options), std::move(done));
+}
+
+Json FlowRun::run_step(const std::string& name, JsonView input, const std::function<Json(JsonView)>& fn) {
+  auto step = span_->child(name, "flowStep", "", input.dump());
+  Json out = fn(input);
+  step->set_output(out.dump());
+  step->finish();
+  return out;
+}
+
+std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_input, Json context,
+                     CancelToken cancel, FlowObserver observer, const TraceContext& trace) {
+  // Genkit treats a missing input as {} for object schemas, so defaults apply.
+  Json empty = Json::object();
+  JsonView in = raw_input.present() && !raw_input.is_null() ? raw_input : empty.view();
+  Result<Json> input = action.input ? action.input->validate(in) : Result<Json>(Json::copy_of(in));
+  if (!input.ok()) {
+    observer.on_done(input.status());
+    return "";
+  }
+  auto span = start_root_span(runtime.options().span_sink, action.name, "flow", input->dump(), trace.trace_id,
+                              trace.parent_span_id);
+  std::string trace_id = span->span().trace_id;
+  auto run = std::make_shared<FlowRun>(runtime, action, std::move(input).value(), std::move(context),
+                                       std::move(cancel), std::move(span), std::move(observer));
+  action.fn(run);
+  return trace_id;
+}
+
+}  // namespace genkit

@@ -1,0 +1,99 @@
+#include "common/runtime/message.h"
+
+namespace genkit {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kUser: return "user";
+    case Role::kModel: return "model";
+    case Role::kSystem: return "system";
+    case Role::kTool: return "tool";
+  }
+  return "user";
+}
+
+bool parse_role(std::string_view text, Role* out) {
+  if (text == "user") *out = Role::kUser;
+  else if (text == "model") *out = Role::kModel;
+  else if (text == "system") *out = Role::kSystem;
+  else if (text == "tool") *out = Role::kTool;
+  else return false;
+  return true;
+}
+
+Part Part::text_part(std::string text) {
+  Part p;
+  p.kind = Kind::kText;
+  p.text = std::move(text);
+  return p;
+}
+
+Part Part::media_part(std::string url, std::string content_type) {
+  Part p;
+  p.kind = Kind::kMedia;
+  p.media_url = std::move(url);
+  p.media_content_type = std::move(content_type);
+  return p;
+}
+
+Part Part::tool_request(std::string name, Json input, std::string ref) {
+  Part p;
+  p.kind = Kind::kToolRequest;
+  p.tool_name = std::move(name);
+  p.tool_data = std::move(input);
+  p.tool_ref = std::move(ref);
+  return p;
+}
+
+Part Part::tool_response(std::string name, Json output, std::string ref) {
+  Part p;
+  p.kind = Kind::kToolResponse;
+  p.tool_name = std::move(name);
+  p.tool_data = std::move(output);
+  p.tool_ref = std::move(ref);
+  return p;
+}
+
+std::string Message::text() const {
+  std::string out;
+  for (const Part& p : content) {
+    if (p.kind == Part::Kind::kText) out += p.text;
+  }
+  return out;
+}
+
+Json Message::to_json() const {
+  Json parts = Json::array();
+  for (const Part& p : content) {
+    Json part = Json::object();
+    switch (p.kind) {
+      case Part::Kind::kText:
+        part.set("text", Json::string(p.text));
+        break;
+      case Part::Kind::kMedia: {
+        Json media = Json::object();
+        media.set("url", Json::string(p.media_url));
+        if (!p.media_content_type.empty()) media.set("contentType", Json::string(p.media_content_type));
+        part.set("media", std::move(media));
+        break;
+      }
+      case Part::Kind::kToolRequest:
+      case Part::Kind::kToolResponse: {
+        Json call = Json::object();
+        call.set("name", Json::string(p.tool_name));
+        if (!p.tool_ref.empty()) call.set("ref", Json::string(p.tool_ref));
+        bool request = p.kind == Part::Kind::kToolRequest;
+        call.set(request ? "input" : "output", p.tool_data);
+        part.set(request ? "toolRequest" : "toolResponse", std::move(call));
+        break;
+      }
+    }
+    parts.push(std::move(part));
+  }
+  Json out = Json::object();
+  out.set("role", Json::string(role_name(role)));
+  out.set("content", std::move(parts));
+  return out;
+}
+
+}  // namespace genkit

@@ -1,0 +1,109 @@
+#include "common/runtime/trace.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <random>
+
+#include "common/runtime/loop.h"
+
+namespace genkit {
+
+namespace {
+
+// Span ids need not be cryptographic; a per-process PRNG seeded from the
+// kernel keeps id generation off the syscall path. Reseeded when the pid
+// changes so forked workers never share a sequence.
+std::mt19937_64& rng() {
+  static std::mt19937_64 gen;
+  static pid_t seeded_for = 0;
+  if (seeded_for != getpid()) {
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(now_unix_ms()) ^ getpid();
+    gen.seed(seed);
+    seeded_for = getpid();
+  }
+  return gen;
+}
+
+std::string path_segment(const std::string& name, const std::string& type, const std::string& subtype) {
+  std::string seg = "/{" + name + ",t:" + type;
+  if (!subtype.empty() && type == "action" && subtype != "flow") seg += ",s:" + subtype;
+  return seg + "}";
+}
+
+}  // namespace
+
+
+std::string random_hex(std::size_t bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  uint64_t word = 0;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    if (i % 8 == 0) word = rng()();
+    unsigned b = static_cast<unsigned>(word & 0xff);
+    word >>= 8;
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+std::string uuid4() {
+  std::string h = random_hex(16);
+  h[12] = '4';
+  static const char kVariant[] = "89ab";
+  h[16] = kVariant[static_cast<unsigned>(rng()()) & 3];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+ActiveSpan::ActiveSpan(SpanSink sink, Span span) : sink_(std::move(sink)), span_(std::move(span)) {}
+
+ActiveSpan::~ActiveSpan() { finish(); }
+
+std::shared_ptr<ActiveSpan> ActiveSpan::child(std::string name, std::string type, std::string subtype,
+                                              std::string input_json) const {
+  Span s;
+  s.trace_id = span_.trace_id;
+  s.span_id = random_hex(8);
+  s.parent_span_id = span_.span_id;
+  s.path = span_.path + path_segment(name, type, subtype);
+  s.name = std::move(name);
+  s.type = std::move(type);
+  s.subtype = std::move(subtype);
+  s.input = std::move(input_json);
+  s.start_ms = now_unix_ms_precise();
+  return std::make_shared<ActiveSpan>(sink_, std::move(s));
+}
+
+void ActiveSpan::fail(std::string message) {
+  span_.ok = false;
+  span_.error = std::move(message);
+}
+
+void ActiveSpan::finish() {
+  if (finished_) return;
+  finished_ = true;
+  span_.end_ms = now_unix_ms_precise();
+  if (sink_) sink_(span_);
+}
+
+std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std::string subtype,
+                                            std::string input_json, std::string trace_id,
+                                            std::string parent_span_id) {
+  Span s;
+  s.trace_id = trace_id.empty() ? random_hex(16) : std::move(trace_id);
+  s.span_id = random_hex(8);
+  s.parent_span_id = std::move(parent_span_id);
+  s.type = "action";
+  s.subtype = std::move(subtype);
+  s.path = "/{" + name + ",t:" + s.subtype + "}";
+  s.name = std::move(name);
+  s.input = std::move(input_json);
+  s.start_ms = now_unix_ms_precise();
+  return std::make_shared<ActiveSpan>(std::move(sink), std::move(s));
+}
+
+}  // namespace genkit

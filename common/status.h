@@ -1,0 +1,74 @@
+// Status and Result: the error type every module boundary returns.
+// Exceptions never cross an event loop; failures travel as values.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace genkit {
+
+// Canonical codes (Genkit's status names; HTTP mapping lives in the transports).
+enum class Code {
+  kOk = 0,
+  kCancelled,
+  kInvalidArgument,
+  kDeadlineExceeded,
+  kNotFound,
+  kPermissionDenied,
+  kResourceExhausted,
+  kFailedPrecondition,
+  kUnimplemented,
+  kInternal,
+  kUnavailable,
+  kUnauthenticated,
+  kUpstream,  // the model provider failed or replied with garbage (HTTP 502)
+};
+
+const char* code_name(Code code);  // "INVALID_ARGUMENT", ...
+
+class Status {
+ public:
+  Status() = default;
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  static Status ok() { return {}; }
+
+  bool is_ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+inline Status invalid_argument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+inline Status internal_error(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+inline Status not_found(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
+
+// Result<T>: a value or a non-ok Status.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}    // NOLINT: implicit by design
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  explicit operator bool() const { return ok(); }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace genkit

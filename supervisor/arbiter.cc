@@ -1,0 +1,314 @@
+#include "supervisor/arbiter.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "common/log.h"
+#include "worker/worker.h"
+
+namespace genkit {
+
+namespace {
+
+constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD};
+constexpr std::chrono::milliseconds kMinBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{30000};
+constexpr std::chrono::seconds kStableAfter{5};  // a worker that lived this long resets the back-off
+
+sigset_t handled_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : kHandledSignals) sigaddset(&set, s);
+  return set;
+}
+
+}  // namespace
+
+Arbiter::Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd)
+    : inputs_(std::move(inputs)),
+      config_(std::make_shared<Config>(std::move(config))),
+      prompts_(std::make_shared<PromptList>(std::move(prompts))),
+      listen_fd_(listen_fd),
+      target_workers_(config_->effective_workers()) {}
+
+int Arbiter::run() {
+  sigset_t set = handled_set();
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) {
+    log_error("supervisor_failed", {{"reason", "signalfd failed"}, {"errno", errno}});
+    return 1;
+  }
+  sd_notifyf(0, "STATUS=starting %d workers", target_workers_);
+  for (int slot = 1; slot <= target_workers_; ++slot) spawn(slot);
+
+  while (true) {
+    if (stopping_ && workers_.empty()) break;
+    if (stopping_ && Clock::now() >= stop_deadline_) {
+      log_warning("shutdown_grace_expired", {{"workers_left", workers_.size()}});
+      signal_all(SIGKILL);
+      stop_deadline_ = Clock::now() + std::chrono::seconds(5);
+    }
+    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
+    std::vector<pid_t> fd_owner{0};
+    for (const auto& [pid, w] : workers_) {
+      if (w.ready_fd >= 0) {
+        fds.push_back({w.ready_fd, POLLIN, 0});
+        fd_owner.push_back(pid);
+      }
+    }
+    int n = poll(fds.data(), fds.size(), next_timeout_ms());
+    if (n < 0 && errno != EINTR) break;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents) on_ready(fd_owner[i]);
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        handle_signal(static_cast<int>(info.ssi_signo));
+      }
+    }
+    reap();
+    if (!stopping_) run_pending();
+  }
+  log_info("supervisor_exit", {{"fatal", fatal_}});
+  return fatal_ ? 1 : 0;
+}
+
+void Arbiter::spawn(int slot) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    log_error("spawn_failed", {{"slot", slot}, {"errno", errno}});
+    pending_.push_back({slot, Clock::now() + std::chrono::seconds(1)});
+    return;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    log_error("spawn_failed", {{"slot", slot}, {"errno", errno}});
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    pending_.push_back({slot, Clock::now() + std::chrono::seconds(1)});
+    return;
+  }
+  if (pid == 0) {
+    // Child: keep only what a worker needs, and die with the supervisor.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(0);
+    close(pipe_fds[0]);
+    close(signal_fd_);
+    for (auto& [_, w] : workers_) {
+      if (w.ready_fd >= 0) close(w.ready_fd);
+    }
+    LogOptions lo;
+    LogLevel level = LogLevel::kInfo;
+    parse_log_level(config_->log_level, &level);
+    LogFormat format = LogFormat::kJson;
+    parse_log_format(config_->log_format, &format);
+    lo.level = level;
+    lo.format = format;
+    lo.file = config_->log_file;
+    lo.process = "worker-" + std::to_string(slot);
+    log_configure(lo);
+    WorkerSetup setup;
+    setup.config = config_.get();
+    setup.prompts = prompts_.get();
+    setup.listen_fd = listen_fd_;
+    setup.index = slot;
+    setup.ready_fd = pipe_fds[1];
+    int code = run_worker(setup);
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  close(pipe_fds[1]);
+  WorkerProc w;
+  w.slot = slot;
+  w.generation = generation_;
+  w.ready_fd = pipe_fds[0];
+  w.started = Clock::now();
+  workers_[pid] = w;
+  log_info("worker_spawned", {{"worker_pid", static_cast<int>(pid)}, {"slot", slot}, {"generation", generation_}});
+}
+
+void Arbiter::on_ready(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end()) return;
+  WorkerProc& w = it->second;
+  char byte;
+  bool ok = read(w.ready_fd, &byte, 1) == 1;
+  close(w.ready_fd);
+  w.ready_fd = -1;
+  if (!ok) return;  // it died before it was ready; reap() handles it
+  w.ready = true;
+
+  // Ready means every worker of the current generation accepts.
+  int ready = 0, current = 0;
+  for (const auto& [_, x] : workers_) {
+    if (x.generation != generation_) continue;
+    ++current;
+    if (x.ready) ++ready;
+  }
+  if (ready < target_workers_ || ready != current) return;
+  bool old_left = std::any_of(workers_.begin(), workers_.end(),
+                              [this](const auto& kv) { return kv.second.generation != generation_; });
+  if (old_left) {
+    log_info("reload_new_workers_ready", {{"generation", generation_}});
+    signal_all(SIGTERM, generation_ - 1);
+    sd_notify(0, "READY=1\nSTATUS=reloaded");
+  }
+  if (!announced_ready_) {
+    announced_ready_ = true;
+    log_info("ready", {{"workers", ready}});
+    sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers", ready);
+  }
+}
+
+void Arbiter::reap() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) continue;
+    WorkerProc w = it->second;
+    if (w.ready_fd >= 0) close(w.ready_fd);
+    workers_.erase(it);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    log(stopping_ || (code == 0 && sig == 0) ? LogLevel::kInfo : LogLevel::kWarning, "worker_exited",
+        {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"exit_code", code}, {"signal", sig}});
+    if (code == kWorkerBootFailure) {
+      log_error("worker_boot_failed_stopping", {{"slot", w.slot}});
+      fatal_ = true;
+      begin_stop(SIGTERM, config_->effective_graceful_timeout());
+      continue;
+    }
+    if (stopping_ || w.generation != generation_ || w.slot > target_workers_) continue;
+    // A worker that recycled itself (exit 0) or crashed is replaced; a crash
+    // loop backs off so a broken worker does not spin the CPU.
+    auto& delay = backoff_[w.slot];
+    bool crashed = code != 0 || sig != 0;
+    if (!crashed || Clock::now() - w.started >= kStableAfter) {
+      delay = std::chrono::milliseconds(0);
+    } else {
+      delay = std::min(kMaxBackoff, std::max(kMinBackoff, delay * 2));
+    }
+    pending_.push_back({w.slot, Clock::now() + delay});
+  }
+}
+
+void Arbiter::run_pending() {
+  auto now = Clock::now();
+  std::vector<Pending> later;
+  for (const Pending& p : pending_) {
+    if (p.slot > target_workers_) continue;
+    if (p.at <= now) {
+      spawn(p.slot);
+    } else {
+      later.push_back(p);
+    }
+  }
+  pending_ = std::move(later);
+}
+
+int Arbiter::next_timeout_ms() const {
+  auto now = Clock::now();
+  auto next = now + std::chrono::seconds(1);
+  for (const Pending& p : pending_) next = std::min(next, p.at);
+  if (stopping_) next = std::min(next, stop_deadline_);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+  return static_cast<int>(std::max<int64_t>(0, ms));
+}
+
+void Arbiter::handle_signal(int sig) {
+  switch (sig) {
+    case SIGCHLD: break;  // reap() runs after every wake-up
+    case SIGTERM:
+    case SIGINT:
+      log_info("shutdown_requested", {{"signal", sig}, {"grace_s", config_->effective_graceful_timeout()}});
+      begin_stop(SIGTERM, config_->effective_graceful_timeout());
+      break;
+    case SIGQUIT:
+      log_info("quit_requested");
+      begin_stop(SIGQUIT, 2);
+      break;
+    case SIGHUP:
+      if (!stopping_) reload();
+      break;
+    case SIGTTIN:
+      if (stopping_) break;
+      ++target_workers_;
+      log_info("workers_increased", {{"workers", target_workers_}});
+      spawn(target_workers_);
+      break;
+    case SIGTTOU: {
+      if (stopping_ || target_workers_ <= 1) break;
+      int slot = target_workers_--;
+      log_info("workers_decreased", {{"workers", target_workers_}});
+      for (const auto& [pid, w] : workers_) {
+        if (w.slot == slot) kill(pid, SIGTERM);
+      }
+      break;
+    }
+    case SIGUSR1:
+      log_reopen();
+      signal_all(SIGUSR1);
+      break;
+    default: break;
+  }
+}
+
+void Arbiter::begin_stop(int worker_signal, int grace_seconds) {
+  if (stopping_) {
+    if (worker_signal == SIGQUIT) signal_all(SIGQUIT);  // a QUIT during a drain hurries it
+    return;
+  }
+  stopping_ = true;
+  pending_.clear();
+  stop_deadline_ = Clock::now() + std::chrono::seconds(grace_seconds);
+  sd_notify(0, "STOPPING=1");
+  signal_all(worker_signal);
+}
+
+void Arbiter::signal_all(int sig, int generation) {
+  for (const auto& [pid, w] : workers_) {
+    if (generation < 0 || w.generation <= generation) kill(pid, sig);
+  }
+}
+
+void Arbiter::reload() {
+  Result<LoadedConfig> loaded = load_config(inputs_);
+  if (!loaded.ok()) {
+    log_error("reload_failed_keeping_config", {{"reason", loaded.status().message()}});
+    return;
+  }
+  Config next = loaded->config;
+  Result<PromptList> prompts = load_prompts(next);
+  if (!prompts.ok()) {
+    log_error("reload_failed_keeping_config", {{"reason", prompts.status().message()}});
+    return;
+  }
+  if (next.port != config_->port || next.bind_host != config_->bind_host) {
+    log_warning("reload_cannot_rebind", {{"detail", "PORT/BIND_HOST changes need a restart"}});
+  }
+  sd_notify(0, "RELOADING=1");
+  config_ = std::make_shared<Config>(std::move(next));
+  prompts_ = std::make_shared<PromptList>(std::move(prompts).value());
+  target_workers_ = config_->effective_workers();
+  ++generation_;
+  pending_.clear();
+  log_info("reloading", {{"generation", generation_}, {"workers", target_workers_}});
+  for (int slot = 1; slot <= target_workers_; ++slot) spawn(slot);
+}
+
+}  // namespace genkit

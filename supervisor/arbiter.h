@@ -1,0 +1,65 @@
+// The supervisor's loop (gunicorn's arbiter): wait for a signal or a child
+// event, then fix the process set. It never serves a request. Signals:
+// TERM/INT graceful stop, QUIT fast stop, HUP reload (new workers first,
+// then drain the old), TTIN/TTOU one worker more/less, USR1 reopen logs,
+// CHLD replace a worker that died (with back-off when it dies in a loop).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "common/config.h"
+#include "common/flows/builtins.h"
+
+namespace genkit {
+
+class Arbiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd);
+  int run();  // returns the supervisor's exit code
+
+ private:
+  struct WorkerProc {
+    int slot = 0;
+    int generation = 0;
+    int ready_fd = -1;  // open until the worker reports ready
+    bool ready = false;
+    Clock::time_point started;
+  };
+  struct Pending {       // a slot waiting to be (re)spawned
+    int slot;
+    Clock::time_point at;
+  };
+
+  void spawn(int slot);
+  void reap();
+  void handle_signal(int sig);
+  void on_ready(pid_t pid);
+  void reload();
+  void begin_stop(int worker_signal, int grace_seconds);
+  void signal_all(int sig, int generation = -1);
+  int next_timeout_ms() const;
+  void run_pending();
+
+  ConfigInputs inputs_;
+  std::shared_ptr<Config> config_;
+  std::shared_ptr<PromptList> prompts_;
+  int listen_fd_;
+  int signal_fd_ = -1;
+  int target_workers_ = 1;
+  int generation_ = 0;
+  bool announced_ready_ = false;
+  bool stopping_ = false;
+  bool fatal_ = false;
+  Clock::time_point stop_deadline_;
+  std::map<pid_t, WorkerProc> workers_;
+  std::vector<Pending> pending_;
+  std::map<int, std::chrono::milliseconds> backoff_;  // slot → next delay
+};
+
+}  // namespace genkit

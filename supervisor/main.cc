@@ -1,0 +1,70 @@
+// genkit-endpoints: parse the configuration, bind, fork the workers, supervise.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/config.h"
+#include "common/flows/builtins.h"
+#include "common/log.h"
+#include "supervisor/arbiter.h"
+#include "supervisor/listen_socket.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr int kConfigError = 2;
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "genkit-endpoints: %s\n", message.c_str());
+  return code;
+}
+
+void configure_logging(const genkit::Config& c) {
+  genkit::LogOptions lo;
+  genkit::parse_log_level(c.log_level, &lo.level);
+  genkit::parse_log_format(c.log_format, &lo.format);
+  lo.file = c.log_file;
+  lo.process = "supervisor";
+  genkit::log_configure(lo);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace genkit;
+  ConfigInputs inputs;
+  inputs.args.assign(argv + 1, argv + argc);
+  inputs.env = environment_map(environ);
+  Result<LoadedConfig> loaded = load_config(inputs);
+  if (!loaded.ok()) return fail(kConfigError, loaded.status().message() + "\n(see genkit-endpoints --help)");
+  const Config& config = loaded->config;
+  switch (loaded->action) {
+    case CliAction::kHelp: std::fputs(help_text().c_str(), stdout); return 0;
+    case CliAction::kVersion: std::printf("genkit-endpoints %s\n", version_string()); return 0;
+    default: break;
+  }
+
+  if (loaded->action == CliAction::kRun) configure_logging(config);
+  Result<PromptList> prompts = load_prompts(config);
+  if (!prompts.ok()) return fail(kConfigError, prompts.status().message());
+  // A model that cannot run fails now, not in every worker.
+  Status models_ok = check_models(config, prompts.value());
+  if (!models_ok.is_ok()) return fail(kConfigError, models_ok.message());
+  if (loaded->action == CliAction::kCheckConfig) {
+    std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d\n",
+                default_model_name(config).c_str(), config.effective_workers(), prompts->size(),
+                config.bind_host.c_str(), config.port);
+    return 0;
+  }
+
+  for (const std::string& w : loaded->warnings) log_warning("config_warning", {{"message", w}});
+
+  Result<ListenSocket> sock = bind_listen_socket(config.bind_host, config.port);
+  if (!sock.ok()) return fail(1, sock.status().message());
+  log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"workers", config.effective_workers()},
+                         {"model", default_model_name(config)}, {"version", version_string()}});
+
+  Arbiter arbiter(std::move(inputs), config, std::move(prompts).value(), sock->fd);
+  return arbiter.run();
+}

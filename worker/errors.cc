@@ -1,0 +1,40 @@
+#include "worker/errors.h"
+
+#include "common/json.h"
+
+namespace genkit::http {
+
+Response error_response(int status, std::string_view detail) {
+  Response r;
+  r.status = status;
+  r.body = "{\"error\":" + json_quote(reason_phrase(status)) + ",\"detail\":" + json_quote(detail) + "}";
+  return r;
+}
+
+int http_status_for(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument:
+    case Code::kFailedPrecondition: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kResourceExhausted: return 429;
+    case Code::kCancelled: return 499;
+    case Code::kUnimplemented: return 501;
+    case Code::kUpstream: return 502;
+    case Code::kUnavailable: return 503;
+    case Code::kDeadlineExceeded: return 504;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+Response error_response_for(const Status& status) {
+  return error_response(http_status_for(status.code()), public_message(status));
+}
+
+std::string public_message(const Status& status) {
+  return http_status_for(status.code()) == 500 ? "The server could not complete the request." : status.message();
+}
+}  // namespace genkit::http

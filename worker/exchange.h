@@ -1,0 +1,61 @@
+// One request/response exchange, whatever the protocol. Handlers respond
+// once (respond) or stream (start_stream, write_stream..., end_stream). The
+// exchange adds the common headers (request id, security headers) and writes
+// the access-log line when it completes. If the client goes away, the cancel
+// token fires and later writes are dropped.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/runtime/loop.h"
+#include "worker/http_types.h"
+
+namespace genkit::http {
+
+class Exchange {
+ public:
+  explicit Exchange(Request request);
+  virtual ~Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  const Request& request() const { return request_; }
+  CancelToken& cancel_token() { return cancel_; }
+
+  bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
+  bool finished() const { return state_ == State::kDone; }
+
+  void respond(Response response);
+  void start_stream(int status, std::string content_type, std::vector<Header> headers);
+  void write_stream(std::string_view data);
+  void end_stream();
+
+  // Called by the protocol session when the client has gone.
+  void client_gone();
+
+ protected:
+  // Protocol hooks. content_length < 0 means a streamed body.
+  virtual void write_head(int status, const std::string& head_fields, long content_length) = 0;
+  virtual void write_body(std::string_view data) = 0;
+  virtual void write_end() = 0;
+  bool gone() const { return gone_; }
+
+ private:
+  enum class State { kPending, kStreaming, kDone };
+  std::string common_fields(const std::string& content_type, const std::vector<Header>& extra) const;
+  void log_access();
+
+  Request request_;
+  CancelToken cancel_;
+  State state_ = State::kPending;
+  bool gone_ = false;
+  int status_ = 0;
+  std::size_t bytes_sent_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace genkit::http

@@ -1,0 +1,38 @@
+// Liveness and readiness for load balancers.
+#include "common/json.h"
+#include "worker/app_context.h"
+#include "worker/router.h"
+
+namespace genkit::http {
+
+void add_health_routes(Router& router, AppContext& app) {
+  Handler health = [](const std::shared_ptr<Exchange>& ex) {
+    Response r;
+    r.body = R"({"status":"ok"})";
+    ex->respond(std::move(r));
+  };
+  router.add("GET", "/health", health);
+  router.add("GET", "/healthz", health);
+
+  Handler ready = [&app](const std::shared_ptr<Exchange>& ex) {
+    // Production must not silently serve canned mock replies.
+    bool mock_by_default = app.model_name.rfind("mock/", 0) == 0 && !app.config.model_explicit;
+    bool ok = !(mock_by_default && !app.config.debug);
+    Json checks = Json::object();
+    checks.set("model", Json::string(app.model_name));
+    checks.set("model_source", Json::string(app.config.model_explicit ? "MODEL" : "default"));
+    if (!ok) checks.set("model_status", Json::string("mock model in production: set GEMINI_API_KEY or MODEL"));
+    checks.set("flows", Json::number(static_cast<double>(app.runtime.registry().flows().size())));
+    Json body = Json::object();
+    body.set("status", Json::string(ok ? "ok" : "unavailable"));
+    body.set("checks", std::move(checks));
+    Response r;
+    r.status = ok ? 200 : 503;
+    r.body = body.dump();
+    ex->respond(std::move(r));
+  };
+  router.add("GET", "/ready", ready);
+  router.add("GET", "/readyz", ready);
+}
+
+}  // namespace genkit::http

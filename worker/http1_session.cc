@@ -1,0 +1,313 @@
+#include "worker/http1_session.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "common/runtime/trace.h"
+#include "worker/errors.h"
+#include "worker/router.h"
+
+namespace genkit::http {
+
+namespace {
+
+constexpr std::size_t kMaxHeaders = 100;
+constexpr int kDrainIdleGraceS = 1;
+
+Http1Session* session_of(http_parser* p) { return static_cast<Http1Session*>(p->data); }
+
+// "Date:" changes once a second; format it once a second.
+const std::string& date_field() {
+  static std::string cached;
+  static std::time_t cached_at = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    cached = buf;
+    cached_at = now;
+  }
+  return cached;
+}
+
+bool valid_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+}
+
+}  // namespace
+
+const http_parser_settings& Http1Session::settings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings x{};
+    x.on_message_begin = &Http1Session::on_message_begin;
+    x.on_url = &Http1Session::on_url;
+    x.on_header_field = &Http1Session::on_header_field;
+    x.on_header_value = &Http1Session::on_header_value;
+    x.on_headers_complete = &Http1Session::on_headers_complete;
+    x.on_body = &Http1Session::on_body;
+    x.on_message_complete = &Http1Session::on_message_complete;
+    return x;
+  }();
+  return s;
+}
+
+Http1Session::Http1Session(Connection& conn)
+    : conn_(conn), resume_ev_(event_new(conn.context().base, -1, 0, &Http1Session::on_resume, this)) {
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+}
+
+Http1Session::~Http1Session() {
+  if (active_) active_->detach();
+  event_free(resume_ev_);
+}
+
+void Http1Session::on_data(evbuffer* input) {
+  if (state_ == State::kProcessing || state_ == State::kClosing) return;
+  parse(input);
+}
+
+void Http1Session::parse(evbuffer* input) {
+  while (state_ == State::kIdle || state_ == State::kReading) {
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+    in_parser_ = true;
+    std::size_t n = http_parser_execute(&parser_, &settings(), static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    in_parser_ = false;
+    evbuffer_drain(input, n);
+    http_errno err = HTTP_PARSER_ERRNO(&parser_);
+    if (err == HPE_PAUSED) continue;  // state decides whether we go on
+    if (err != HPE_OK) {
+      if (state_ == State::kClosing) return;  // already answered (413)
+      if (err == HPE_HEADER_OVERFLOW) return reject(431, "request headers are too large");
+      return reject(400, std::string("malformed HTTP request: ") + http_errno_description(err));
+    }
+    if (n < chunk.iov_len) return;  // defensive: the parser stopped without saying why
+  }
+}
+
+int Http1Session::on_message_begin(http_parser* p) {
+  Http1Session* s = session_of(p);
+  s->state_ = State::kReading;
+  s->current_ = Request{};
+  s->current_.client_ip = s->conn_.client_ip();
+  s->url_.clear();
+  s->field_.clear();
+  s->in_value_ = false;
+  s->header_count_ = 0;
+  s->conn_.arm_timer(s->conn_.context().limits.read_timeout_s);
+  return 0;
+}
+
+int Http1Session::on_url(http_parser* p, const char* at, size_t len) {
+  session_of(p)->url_.append(at, len);
+  return 0;
+}
+
+void Http1Session::finish_header() {
+  if (!in_value_) return;
+  in_value_ = false;
+  field_.clear();
+}
+
+int Http1Session::on_header_field(http_parser* p, const char* at, size_t len) {
+  Http1Session* s = session_of(p);
+  if (s->in_value_) s->finish_header();
+  if (s->field_.empty()) {
+    if (++s->header_count_ > kMaxHeaders) return 1;
+  }
+  for (size_t i = 0; i < len; ++i) s->field_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(at[i]))));
+  return 0;
+}
+
+int Http1Session::on_header_value(http_parser* p, const char* at, size_t len) {
+  Http1Session* s = session_of(p);
+  if (!s->in_value_) {
+    s->in_value_ = true;
+    s->current_.headers.push_back(Header{s->field_, std::string()});
+  }
+  s->current_.headers.back().value.append(at, len);
+  return 0;
+}
+
+int Http1Session::on_headers_complete(http_parser* p) {
+  Http1Session* s = session_of(p);
+  s->finish_header();
+  Request& r = s->current_;
+  r.method = http_method_str(static_cast<http_method>(p->method));
+  std::size_t q = s->url_.find('?');
+  r.path = s->url_.substr(0, q);
+  if (q != std::string::npos) r.query = s->url_.substr(q + 1);
+  const std::string* rid = r.header("x-request-id");
+  r.request_id = rid && valid_request_id(*rid) ? *rid : uuid4();
+  s->keep_alive_ = http_should_keep_alive(p) != 0;
+
+  const int64_t max_body = s->conn_.context().limits.max_body_size;
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > static_cast<uint64_t>(max_body)) {
+    s->reject(413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+    http_parser_pause(p, 1);
+    return 0;
+  }
+  const std::string* expect = r.header("expect");
+  if (expect && (*expect == "100-continue" || *expect == "100-Continue")) {
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    s->conn_.write(kContinue, sizeof kContinue - 1);
+  }
+  return 0;
+}
+
+int Http1Session::on_body(http_parser* p, const char* at, size_t len) {
+  Http1Session* s = session_of(p);
+  const int64_t max_body = s->conn_.context().limits.max_body_size;
+  if (s->current_.body.size() + len > static_cast<std::size_t>(max_body)) {
+    s->reject(413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+    http_parser_pause(p, 1);
+    return 0;
+  }
+  s->current_.body.append(at, len);
+  return 0;
+}
+
+int Http1Session::on_message_complete(http_parser* p) {
+  Http1Session* s = session_of(p);
+  s->conn_.disarm_timer();
+  s->state_ = State::kProcessing;
+  s->dispatch();
+  // A synchronous response already moved us on; otherwise wait for it.
+  if (s->state_ != State::kIdle) http_parser_pause(p, 1);
+  return 0;
+}
+
+void Http1Session::dispatch() {
+  bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
+  bool keep_alive = keep_alive_ && !draining_ && !conn_.context().draining;
+  active_ = std::make_shared<Http1Exchange>(this, std::move(current_), keep_alive, http10);
+  current_ = Request{};
+  auto ex = active_;  // the handler may finish it synchronously
+  conn_.context().router->handle(ex);
+}
+
+void Http1Session::exchange_done(Http1Exchange* exchange, bool keep_alive) {
+  if (!active_ || active_.get() != exchange) return;
+  active_->detach();
+  active_.reset();
+  if (conn_.context().on_request_done) conn_.context().on_request_done();
+  if (!keep_alive || draining_ || conn_.context().draining) {
+    state_ = State::kClosing;
+    conn_.close_after_write();
+    return;
+  }
+  state_ = State::kIdle;
+  conn_.arm_timer(conn_.context().limits.keep_alive_timeout_s);
+  if (!in_parser_) {
+    // Pipelined bytes may already be buffered: parse them on the next tick.
+    http_parser_pause(&parser_, 0);
+    event_active(resume_ev_, 0, 0);
+  }
+}
+
+void Http1Session::on_resume(int, short, void* arg) {
+  auto* s = static_cast<Http1Session*>(arg);
+  s->conn_.resume_reading();
+}
+
+void Http1Session::reject(int status, const std::string& detail) {
+  if (state_ == State::kClosing) return;
+  bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
+  if (current_.request_id.empty()) current_.request_id = uuid4();
+  if (current_.method.empty()) current_.method.push_back('-');  // (= "-" trips GCC 12 -O3 -Wrestrict)
+  current_.client_ip = conn_.client_ip();
+  active_ = std::make_shared<Http1Exchange>(this, std::move(current_), false, http10);
+  current_ = Request{};
+  state_ = State::kProcessing;
+  auto ex = active_;
+  ex->respond(error_response(status, detail));
+}
+
+void Http1Session::on_timeout() {
+  if (state_ == State::kReading) return reject(408, "the request was not received in time");
+  if (state_ == State::kIdle) conn_.close_now();
+}
+
+void Http1Session::begin_drain() {
+  draining_ = true;
+  // An idle keep-alive client may already be sending its next request:
+  // closing now would fail it. Give it a moment; what arrives is answered
+  // with Connection: close. Requests in flight also end with a close.
+  if (state_ == State::kIdle) conn_.arm_timer(std::min(conn_.context().limits.keep_alive_timeout_s, kDrainIdleGraceS));
+}
+
+void Http1Session::on_close() {
+  state_ = State::kClosing;
+  if (active_) {
+    auto ex = active_;
+    active_->detach();
+    active_.reset();
+    ex->client_gone();
+  }
+}
+
+Http1Exchange::Http1Exchange(Http1Session* session, Request request, bool keep_alive, bool http10)
+    : Exchange(std::move(request)), session_(session), keep_alive_(keep_alive), http10_(http10) {}
+
+void Http1Exchange::write_head(int status, const std::string& head_fields, long content_length) {
+  if (!session_) return;
+  if (session_->draining()) keep_alive_ = false;
+  if (content_length < 0 && http10_) keep_alive_ = false;  // no chunking in 1.0: the close ends the body
+  chunked_ = content_length < 0 && !http10_;
+  std::string head;
+  head.reserve(head_fields.size() + 128);
+  head += http10_ ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += reason_phrase(status);
+  head += "\r\n";
+  head += date_field();
+  head += head_fields;
+  if (content_length >= 0) {
+    head += "Content-Length: ";
+    head += std::to_string(content_length);
+    head += "\r\n";
+  } else if (chunked_) {
+    head += "Transfer-Encoding: chunked\r\n";
+  }
+  if (!keep_alive_) {
+    head += "Connection: close\r\n";
+  } else if (http10_) {
+    head += "Connection: keep-alive\r\n";
+  }
+  head += "\r\n";
+  session_->connection().write(head.data(), head.size());
+}
+
+void Http1Exchange::write_body(std::string_view data) {
+  if (!session_ || data.empty()) return;
+  Connection& c = session_->connection();
+  if (chunked_) {
+    char size_line[32];
+    int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    c.write(size_line, static_cast<std::size_t>(n));
+    c.write(data.data(), data.size());
+    c.write("\r\n", 2);
+  } else {
+    c.write(data.data(), data.size());
+  }
+}
+
+void Http1Exchange::write_end() {
+  if (!session_) return;
+  if (chunked_) session_->connection().write("0\r\n\r\n", 5);
+  Http1Session* s = session_;
+  s->exchange_done(this, keep_alive_);
+}
+
+}  // namespace genkit::http

@@ -1,0 +1,86 @@
+// HTTP/1.1 on a connection: libhttp-parser, keep-alive, pipelining (one
+// request at a time, the next parsed only after the current response is
+// done, so responses stay in order), limits and timeouts.
+#pragma once
+
+#include <http_parser.h>
+
+#include <memory>
+#include <string>
+
+#include "worker/connection.h"
+#include "worker/exchange.h"
+
+struct event;
+
+namespace genkit::http {
+
+class Http1Exchange;
+
+class Http1Session : public Session {
+ public:
+  explicit Http1Session(Connection& conn);
+  ~Http1Session() override;
+
+  void on_data(evbuffer* input) override;
+  void on_output_drained() override {}
+  void on_close() override;
+  void on_timeout() override;
+  void begin_drain() override;
+
+  // Called by the exchange once its response is complete.
+  void exchange_done(Http1Exchange* exchange, bool keep_alive);
+  Connection& connection() { return conn_; }
+  bool draining() const { return draining_ || conn_.context().draining; }
+
+ private:
+  enum class State { kIdle, kReading, kProcessing, kClosing };
+
+  static int on_message_begin(http_parser* p);
+  static int on_url(http_parser* p, const char* at, size_t len);
+  static int on_header_field(http_parser* p, const char* at, size_t len);
+  static int on_header_value(http_parser* p, const char* at, size_t len);
+  static int on_headers_complete(http_parser* p);
+  static int on_body(http_parser* p, const char* at, size_t len);
+  static int on_message_complete(http_parser* p);
+  static void on_resume(int, short, void* arg);
+  static const http_parser_settings& settings();
+
+  void parse(evbuffer* input);
+  void finish_header();
+  void reject(int status, const std::string& detail);  // respond, then close
+  void dispatch();
+
+  Connection& conn_;  // owns this session
+  http_parser parser_;
+  State state_ = State::kIdle;
+  Request current_;
+  std::string url_;
+  std::string field_;
+  bool in_value_ = false;
+  std::size_t header_count_ = 0;
+  bool keep_alive_ = true;
+  bool draining_ = false;
+  bool in_parser_ = false;
+  std::shared_ptr<Http1Exchange> active_;
+  event* resume_ev_;
+};
+
+class Http1Exchange : public Exchange {
+ public:
+  Http1Exchange(Http1Session* session, Request request, bool keep_alive, bool http10);
+  void detach() { session_ = nullptr; }
+
+ protected:
+  void write_head(int status, const std::string& head_fields, long content_length) override;
+  void write_body(std::string_view data) override;
+  void write_end() override;
+
+ private:
+  Http1Session* session_;
+  bool keep_alive_;
+  bool http10_;
+  bool chunked_ = false;
+};
+
+}  // namespace genkit::http

@@ -1,0 +1,34 @@
+// What every connection of a worker shares: the loop, limits, the router and
+// the drain state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <unordered_set>
+
+struct event_base;
+
+namespace genkit::http {
+
+class Router;
+class Connection;
+
+struct ServerLimits {
+  int64_t max_body_size = 1048576;
+  int keep_alive_timeout_s = 75;
+  int read_timeout_s = 30;
+  std::size_t max_output_buffer = 8 * 1024 * 1024;  // a client this far behind is dropped
+};
+
+struct ServerContext {
+  event_base* base = nullptr;
+  ServerLimits limits;
+  Router* router = nullptr;
+  bool draining = false;
+  int open_connections = 0;
+  std::unordered_set<Connection*> connections;  // for drain
+  std::function<void()> on_connection_closed;  // drain bookkeeping
+  std::function<void()> on_request_done;       // max-requests bookkeeping
+};
+
+}  // namespace genkit::http

@@ -1,0 +1,182 @@
+#include "worker/worker.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "common/log.h"
+#include "common/net/http_client.h"
+#include "common/runtime/runtime.h"
+#include "worker/app_context.h"
+#include "worker/connection.h"
+#include "worker/router.h"
+#include "worker/server_context.h"
+
+namespace genkit {
+
+namespace {
+
+std::string peer_ip(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  } else if (sa->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+class Worker {
+ public:
+  explicit Worker(const WorkerSetup& setup)
+      : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free), base_(base_owner_.get()),
+        loop_(base_),
+        http_client_(loop_),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, {}}),
+        app_{runtime_, config_, default_model_name(config_)} {}
+
+  ~Worker() {
+    for (event* e : signals_) event_free(e);
+    if (deadline_) event_free(deadline_);
+    if (listener_) evconnlistener_free(listener_);
+  }
+
+  int run() {
+    Status installed = install_builtins(runtime_.registry(), config_, *setup_.prompts, http_client_);
+    if (!installed.is_ok()) {
+      log_error("worker_boot_failed", {{"reason", installed.message()}});
+      return kWorkerBootFailure;
+    }
+    http::add_health_routes(router_, app_);
+    http::add_flow_routes(router_, app_);
+    if (config_.debug) http::add_docs_routes(router_, app_);
+
+    ctx_.base = base_;
+    ctx_.router = &router_;
+    ctx_.limits.max_body_size = config_.max_body_size;
+    ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
+    ctx_.limits.read_timeout_s = config_.read_timeout;
+    ctx_.on_connection_closed = [this] { maybe_exit(); };
+    ctx_.on_request_done = [this] { count_request(); };
+    if (config_.max_requests > 0) {
+      std::mt19937_64 rng(static_cast<uint64_t>(getpid()) * 2654435761u);
+      int64_t jitter = config_.max_requests_jitter > 0 ? static_cast<int64_t>(rng() % (config_.max_requests_jitter + 1)) : 0;
+      request_limit_ = config_.max_requests + jitter;
+    }
+
+    listener_ = evconnlistener_new(base_, &Worker::on_accept, this, LEV_OPT_CLOSE_ON_FREE, -1, setup_.listen_fd);
+    if (!listener_) {
+      log_error("worker_boot_failed", {{"reason", "cannot listen on the inherited socket"}});
+      return kWorkerBootFailure;
+    }
+    evconnlistener_set_error_cb(listener_, &Worker::on_accept_error);
+    add_signal(SIGTERM, &Worker::on_drain_signal);
+    add_signal(SIGQUIT, &Worker::on_quit_signal);
+    add_signal(SIGUSR1, [](evutil_socket_t, short, void*) { log_reopen(); });
+    signal(SIGINT, SIG_IGN);   // the supervisor turns Ctrl-C into an orderly drain
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    log_info("worker_started", {{"model", app_.model_name}, {"request_limit", request_limit_}});
+    if (setup_.ready_fd >= 0) {
+      ssize_t ignored = write(setup_.ready_fd, "r", 1);
+      (void)ignored;
+      close(setup_.ready_fd);
+    }
+    event_base_dispatch(base_);
+    log_info("worker_exit", {{"requests", requests_}});
+    return 0;
+  }
+
+ private:
+  void add_signal(int sig, event_callback_fn fn) {
+    event* e = evsignal_new(base_, sig, fn, this);
+    evsignal_add(e, nullptr);
+    signals_.push_back(e);
+  }
+
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
+    auto* self = static_cast<Worker*>(arg);
+    http::Connection::accept(self->ctx_, fd, peer_ip(addr));
+  }
+
+  static void on_accept_error(evconnlistener*, void*) {
+    // EMFILE and friends: keep serving what we have; accept retries on the next event.
+    log_warning("accept_failed", {{"errno", errno}});
+  }
+
+  static void on_drain_signal(evutil_socket_t, short, void* arg) {
+    static_cast<Worker*>(arg)->drain("signal");
+  }
+
+  static void on_quit_signal(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Worker*>(arg);
+    log_info("worker_quit");
+    event_base_loopbreak(self->base_);
+  }
+
+  static void on_deadline(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Worker*>(arg);
+    log_warning("drain_deadline_reached", {{"open_connections", self->ctx_.open_connections}});
+    event_base_loopbreak(self->base_);
+  }
+
+  void count_request() {
+    ++requests_;
+    if (request_limit_ > 0 && requests_ >= request_limit_ && !ctx_.draining) drain("max_requests");
+  }
+
+  // Stop accepting, let in-flight requests and streams finish, then exit.
+  void drain(const char* reason) {
+    if (ctx_.draining) return;
+    ctx_.draining = true;
+    log_info("worker_draining", {{"reason", reason}, {"open_connections", ctx_.open_connections}});
+    evconnlistener_disable(listener_);
+    std::vector<http::Connection*> open(ctx_.connections.begin(), ctx_.connections.end());
+    for (http::Connection* c : open) c->begin_drain();
+    deadline_ = evtimer_new(base_, &Worker::on_deadline, this);
+    timeval tv{config_.effective_graceful_timeout(), 0};
+    evtimer_add(deadline_, &tv);
+    maybe_exit();
+  }
+
+  void maybe_exit() {
+    if (ctx_.draining && ctx_.open_connections == 0) event_base_loopexit(base_, nullptr);
+  }
+
+  const WorkerSetup& setup_;
+  const Config& config_;
+  std::unique_ptr<event_base, void (*)(event_base*)> base_owner_;  // destroyed last: everything below uses it
+  event_base* base_;
+  Loop loop_;
+  HttpClient http_client_;
+  Runtime runtime_;
+  http::AppContext app_;
+  http::Router router_;
+  http::ServerContext ctx_;
+  evconnlistener* listener_ = nullptr;
+  event* deadline_ = nullptr;
+  std::vector<event*> signals_;
+  int64_t requests_ = 0;
+  int64_t request_limit_ = 0;
+};
+
+}  // namespace
+
+int run_worker(const WorkerSetup& setup) {
+  Worker worker(setup);
+  return worker.run();
+}
+
+}  // namespace genkit
