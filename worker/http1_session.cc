@@ -192,6 +192,9 @@ void Http1Session::dispatch() {
   bool keep_alive = keep_alive_ && !draining_ && !conn_.context().draining;
   active_ = std::make_shared<Http1Exchange>(this, std::move(current_), keep_alive, http10);
   current_ = Request{};
+  // Counted before the response is written: the request that reaches
+  // MAX_REQUESTS starts the drain, so its own response says Connection: close.
+  if (conn_.context().on_request_start) conn_.context().on_request_start();
   auto ex = active_;  // the handler may finish it synchronously
   conn_.context().router->handle(ex);
 }
@@ -200,7 +203,6 @@ void Http1Session::exchange_done(Http1Exchange* exchange, bool keep_alive) {
   if (!active_ || active_.get() != exchange) return;
   active_->detach();
   active_.reset();
-  if (conn_.context().on_request_done) conn_.context().on_request_done();
   if (!keep_alive || draining_ || conn_.context().draining) {
     state_ = State::kClosing;
     conn_.close_after_write();

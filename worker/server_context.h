@@ -28,7 +28,7 @@ struct ServerContext {
   int open_connections = 0;
   std::unordered_set<Connection*> connections;  // for drain
   std::function<void()> on_connection_closed;  // drain bookkeeping
-  std::function<void()> on_request_done;       // max-requests bookkeeping
+  std::function<void()> on_request_start;      // max-requests bookkeeping
 };
 
 }  // namespace genkit::http

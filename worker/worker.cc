@@ -65,7 +65,7 @@ class Worker {
     ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
     ctx_.limits.read_timeout_s = config_.read_timeout;
     ctx_.on_connection_closed = [this] { maybe_exit(); };
-    ctx_.on_request_done = [this] { count_request(); };
+    ctx_.on_request_start = [this] { count_request(); };
     if (config_.max_requests > 0) {
       std::mt19937_64 rng(static_cast<uint64_t>(getpid()) * 2654435761u);
       int64_t jitter = config_.max_requests_jitter > 0 ? static_cast<int64_t>(rng() % (config_.max_requests_jitter + 1)) : 0;
