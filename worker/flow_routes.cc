@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
+#include "common/telemetry/otlp_exporter.h"
 #include "worker/app_context.h"
 #include "worker/errors.h"
 #include "worker/router.h"
@@ -87,6 +88,14 @@ std::shared_ptr<Timer> start_deadline(AppContext& app, const std::shared_ptr<Exc
   return timer;
 }
 
+// Continues the caller's trace when it sent a valid W3C traceparent.
+TraceContext trace_context(const Request& req) {
+  TraceContext t;
+  const std::string* tp = req.header("traceparent");
+  if (tp && !parse_traceparent(*tp, &t.trace_id, &t.parent_span_id)) t = TraceContext{};
+  return t;
+}
+
 void log_failure(const Request& req, const Status& status) {
   if (status.code() == Code::kCancelled) return;
   log_error("flow_failed", {{"request_id", req.request_id}, {"path", req.path},
@@ -112,7 +121,8 @@ void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Ex
     r.body = shape(std::move(out).value(), ex->request(), raw.view()).dump();
     ex->respond(std::move(r));
   };
-  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs));
+  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs),
+           trace_context(ex->request()));
 }
 
 std::string sse_event(const std::string& json) { return "data: " + json + "\n\n"; }
@@ -151,7 +161,8 @@ void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<E
     ex->write_stream(sse_event("{\"done\": true, " + json_quote(key) + ": " + out->dump() + "}"));
     ex->end_stream();
   };
-  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs));
+  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs),
+           trace_context(ex->request()));
   // Validation failures were answered synchronously; otherwise open the stream now.
   start_sse(ex);
 }

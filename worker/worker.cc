@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/net/http_client.h"
+#include "common/telemetry/otlp_exporter.h"
 #include "common/runtime/runtime.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
@@ -34,13 +35,27 @@ std::string peer_ip(const sockaddr* sa) {
   return buf;
 }
 
+std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
+  if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
+  OtlpOptions o;
+  o.endpoint = c.otel_endpoint;
+  o.service_name = c.otel_service_name;
+  return std::make_unique<OtlpExporter>(loop, client, o);
+}
+
+SpanSink span_sink(OtlpExporter* exporter) {
+  if (!exporter) return {};
+  return [exporter](const Span& s) { exporter->enqueue(s); };
+}
+
 class Worker {
  public:
   explicit Worker(const WorkerSetup& setup)
       : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free), base_(base_owner_.get()),
         loop_(base_),
         http_client_(loop_),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, {}}),
+        exporter_(make_exporter(config_, loop_, http_client_)),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get())}),
         app_{runtime_, config_, default_model_name(config_)} {}
 
   ~Worker() {
@@ -152,7 +167,12 @@ class Worker {
   }
 
   void maybe_exit() {
-    if (ctx_.draining && ctx_.open_connections == 0) event_base_loopexit(base_, nullptr);
+    if (!ctx_.draining || ctx_.open_connections != 0 || exiting_) return;
+    exiting_ = true;
+    // Spans of the last requests leave before the process does (the drain
+    // deadline still bounds this).
+    if (exporter_) return exporter_->flush([this] { event_base_loopexit(base_, nullptr); });
+    event_base_loopexit(base_, nullptr);
   }
 
   const WorkerSetup& setup_;
@@ -161,6 +181,7 @@ class Worker {
   event_base* base_;
   Loop loop_;
   HttpClient http_client_;
+  std::unique_ptr<OtlpExporter> exporter_;  // null when tracing export is off
   Runtime runtime_;
   http::AppContext app_;
   http::Router router_;
@@ -168,6 +189,7 @@ class Worker {
   evconnlistener* listener_ = nullptr;
   event* deadline_ = nullptr;
   std::vector<event*> signals_;
+  bool exiting_ = false;
   int64_t requests_ = 0;
   int64_t request_limit_ = 0;
 };
