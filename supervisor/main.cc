@@ -1,4 +1,5 @@
 // genkit-endpoints: parse the configuration, bind, fork the workers, supervise.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,16 @@ extern char** environ;
 namespace {
 
 constexpr int kConfigError = 2;
+
+// Each in-flight request holds a client socket and usually an upstream one:
+// allow as many descriptors as the hard limit permits.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "genkit-endpoints: %s\n", message.c_str());
@@ -60,6 +71,7 @@ int main(int argc, char** argv) {
 
   for (const std::string& w : loaded->warnings) log_warning("config_warning", {{"message", w}});
 
+  raise_fd_limit();
   Result<ListenSocket> sock = bind_listen_socket(config.bind_host, config.port);
   if (!sock.ok()) return fail(1, sock.status().message());
   log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"workers", config.effective_workers()},

@@ -15,7 +15,7 @@ std::vector<SseEvent> SseParser::feed(std::string_view bytes, bool* ok) {
     start = nl + 1;
   }
   buffer_.erase(0, start);
-  if (buffer_.size() + pending_.data.size() > max_event_bytes_) *ok = false;
+  if (overflow_ || buffer_.size() + pending_.data.size() > max_event_bytes_) *ok = false;
   return out;
 }
 
@@ -35,6 +35,7 @@ void SseParser::line(std::string_view text, std::vector<SseEvent>* out) {
     if (has_data_) pending_.data.push_back('\n');
     pending_.data.append(value);
     has_data_ = true;
+    if (pending_.data.size() > max_event_bytes_) overflow_ = true;
   } else if (field == "event") {
     pending_.event = std::string(value);
   }

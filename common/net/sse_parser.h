@@ -29,6 +29,7 @@ class SseParser {
   std::string buffer_;
   SseEvent pending_;
   bool has_data_ = false;
+  bool overflow_ = false;  // sticky: the stream is to be abandoned
 };
 
 }  // namespace genkit

@@ -19,7 +19,7 @@ void FlowRun::finish(Result<Json> output) {
   if (finished_) return;
   finished_ = true;
   if (output.ok()) {
-    span_->set_output(output->dump());
+    if (span_->recording()) span_->set_output(output->dump());
   } else {
     span_->fail(output.status().message());
   }
@@ -34,9 +34,9 @@ void FlowRun::generate(GenerateOptions options, GenerateDone done) {
 }
 
 Json FlowRun::run_step(const std::string& name, JsonView input, const std::function<Json(JsonView)>& fn) {
-  auto step = span_->child(name, "flowStep", "", input.dump());
+  auto step = span_->child(name, "flowStep", "", span_->recording() ? input.dump() : "");
   Json out = fn(input);
-  step->set_output(out.dump());
+  if (step->recording()) step->set_output(out.dump());
   step->finish();
   return out;
 }
@@ -51,7 +51,8 @@ std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_in
     observer.on_done(input.status());
     return "";
   }
-  auto span = start_root_span(runtime.options().span_sink, action.name, "flow", input->dump(), trace.trace_id,
+  const SpanSink& sink = runtime.options().span_sink;
+  auto span = start_root_span(sink, action.name, "flow", sink ? input->dump() : "", trace.trace_id,
                               trace.parent_span_id);
   std::string trace_id = span->span().trace_id;
   auto run = std::make_shared<FlowRun>(runtime, action, std::move(input).value(), std::move(context),

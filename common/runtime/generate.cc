@@ -41,11 +41,15 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
  private:
   void call_model() {
     if (cancel_.cancelled()) return fail({Code::kCancelled, "cancelled"});
-    Json input = Json::object();
-    Json msgs = Json::array();
-    for (const Message& m : request_.messages) msgs.push(m.to_json());
-    input.set("messages", std::move(msgs));
-    auto model_span = span_->child(model_->name(), "action", "model", input.dump());
+    std::string input_json;
+    if (span_->recording()) {
+      Json input = Json::object();
+      Json msgs = Json::array();
+      for (const Message& m : request_.messages) msgs.push(m.to_json());
+      input.set("messages", std::move(msgs));
+      input_json = input.dump();
+    }
+    auto model_span = span_->child(model_->name(), "action", "model", std::move(input_json));
     auto self = shared_from_this();
     ModelCallbacks cb;
     if (request_.stream) {
@@ -59,7 +63,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
         model_span->finish();
         return self->fail(r.status());
       }
-      model_span->set_output(r->message.to_json().dump());
+      if (model_span->recording()) model_span->set_output(r->message.to_json().dump());
       model_span->finish();
       self->on_response(std::move(r).value());
     };
@@ -98,7 +102,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
     const Part& call = pending_tools_[index];
     const ToolAction* tool = rt_.registry().tool(call.tool_name);
     if (!tool) return fail({Code::kUpstream, "the model called an unknown tool: " + call.tool_name});
-    auto tool_span = span_->child(call.tool_name, "action", "tool", call.tool_data.dump());
+    auto tool_span = span_->child(call.tool_name, "action", "tool", span_->recording() ? call.tool_data.dump() : "");
     auto self = shared_from_this();
     tool->run(call.tool_data.view(), [self, index, tool_span](Result<Json> out) {
       const Part& c = self->pending_tools_[index];
@@ -107,7 +111,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
         tool_span->finish();
         return self->fail({Code::kInternal, "tool " + c.tool_name + " failed: " + out.status().message()});
       }
-      tool_span->set_output(out->dump());
+      if (tool_span->recording()) tool_span->set_output(out->dump());
       tool_span->finish();
       self->tool_results_.content.push_back(Part::tool_response(c.tool_name, std::move(out).value(), c.tool_ref));
       self->run_next_tool(index + 1);
@@ -143,7 +147,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
   void succeed(GenerateResult result) {
     if (finished_) return;
     finished_ = true;
-    span_->set_output(result.response.message.to_json().dump());
+    if (span_->recording()) span_->set_output(result.response.message.to_json().dump());
     span_->finish();
     done_(std::move(result));
   }
@@ -190,7 +194,7 @@ void generate(Runtime& runtime, const std::shared_ptr<ActiveSpan>& parent, Cance
               GenerateOptions options, GenerateDone done) {
   std::string model_name = options.model.empty() ? runtime.options().default_model : options.model;
   Model* model = runtime.registry().model(model_name);
-  auto span = parent->child("generate", "util", "", Json::string(options.prompt).dump());
+  auto span = parent->child("generate", "util", "", parent->recording() ? json_quote(options.prompt) : "");
   if (!model) {
     span->fail("model not registered: " + model_name);
     span->finish();

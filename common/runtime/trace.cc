@@ -1,6 +1,7 @@
 #include "common/runtime/trace.h"
 
 #include <sys/random.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -13,16 +14,19 @@ namespace genkit {
 namespace {
 
 // Span ids need not be cryptographic; a per-process PRNG seeded from the
-// kernel keeps id generation off the syscall path. Reseeded when the pid
-// changes so forked workers never share a sequence.
+// kernel keeps id generation off the syscall path. Forked children reseed
+// (an atfork hook) so workers never share a sequence.
+bool g_reseed = true;
+
 std::mt19937_64& rng() {
   static std::mt19937_64 gen;
-  static pid_t seeded_for = 0;
-  if (seeded_for != getpid()) {
+  if (g_reseed) {
+    static const bool hooked = pthread_atfork(nullptr, nullptr, [] { g_reseed = true; }) == 0;
+    (void)hooked;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(now_unix_ms()) ^ getpid();
     gen.seed(seed);
-    seeded_for = getpid();
+    g_reseed = false;
   }
   return gen;
 }

@@ -37,6 +37,8 @@ class ActiveSpan {
   ActiveSpan& operator=(const ActiveSpan&) = delete;
 
   const Span& span() const { return span_; }
+  // False when no exporter listens: callers then skip building payloads.
+  bool recording() const { return static_cast<bool>(sink_); }
   // Starts a child of this span.
   std::shared_ptr<ActiveSpan> child(std::string name, std::string type, std::string subtype,
                                     std::string input_json) const;

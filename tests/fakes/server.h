@@ -1,0 +1,70 @@
+// fake_llm: the HTTP side (libevent evhttp) and its per-process state.
+#pragma once
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tests/fakes/providers.h"
+
+namespace fake {
+
+struct Options {
+  int port = 0;
+  int workers = 1;
+  int delay_ms = 0;
+  int chunk_delay_ms = 0;
+  bool record = false;
+  bool verbose = false;
+};
+
+// One recorded request (model call with --record, or an OTLP export).
+struct Record {
+  std::string method, path, query;
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+  std::string body;
+  int64_t received_ms = 0;
+  bool finished = false;
+  bool client_closed = false;
+};
+
+constexpr size_t kMaxRecords = 1000;
+
+// Everything is per process: with --workers N each worker has its own.
+struct State {
+  Options opt;
+  event_base* base = nullptr;
+  evhttp* http = nullptr;
+  const timeval* delay_tv = nullptr;  // common timeouts for the default delays
+  const timeval* chunk_tv = nullptr;
+  std::deque<Behaviour> script;
+  std::deque<std::shared_ptr<Record>> records;
+  std::deque<std::shared_ptr<Record>> traces;
+};
+State& state();
+
+// Serves HTTP on the already-listening socket `fd` from `base`.
+bool start_server(event_base* base, int fd, const Options& opt);
+
+// --- shared helpers (server.cc) ---
+void send_body(evhttp_request* req, int status, const char* content_type, std::string_view body);
+std::string_view request_body(evhttp_request* req);  // contiguous view of the input buffer
+std::shared_ptr<Record> make_record(evhttp_request* req, std::string_view path, std::string_view query,
+                                    std::string_view body);
+// Appends `r` to `records`, dropping the oldest beyond kMaxRecords; returns r.
+std::shared_ptr<Record> keep(std::deque<std::shared_ptr<Record>>& records, std::shared_ptr<Record> r);
+std::string records_json(const std::deque<std::shared_ptr<Record>>& records);
+void start_big_download(evhttp_request* req);  // GET /media/big.bin
+
+// --- control.cc: /_script, /_requests, /_traces, /_health, /v1/traces, /media/* ---
+// Returns false when `path` is none of those.
+bool handle_control(evhttp_request* req, std::string_view path, std::string_view query);
+
+}  // namespace fake
