@@ -172,7 +172,7 @@ bool handle_control(evhttp_request* req, std::string_view path, std::string_view
   } else if (path == "/media/page.html") {
     if (get) return send_body(req, 200, "text/html; charset=utf-8", kPageHtml), true;
   } else if (path == "/media/big.bin") {
-    if (get) return start_big_download(req), true;
+    if (cmd == EVHTTP_REQ_GET) return start_big_download(req), true;
   } else {
     return false;
   }
