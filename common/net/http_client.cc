@@ -204,7 +204,9 @@ struct HttpClient::Impl {
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(10000, static_cast<long>(t->request.timeout.count())));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    // Waiting to multiplex only pays off where HTTP/2 is possible (TLS); on
+    // plain http it would hold a burst behind the first reply.
+    if (t->request.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -212,13 +214,18 @@ struct HttpClient::Impl {
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
     uint64_t id = t->id = ++next_id;
     transfers[id] = std::move(t);
-    // Ids, not pointers: a late cancel must not touch a finished transfer.
-    cancel.on_cancel([this, id] {
+    // Ids, not pointers: a late cancel must not touch a finished transfer;
+    // `alive` keeps a cancel after the client is gone harmless.
+    std::weak_ptr<bool> guard = alive;
+    cancel.on_cancel([this, id, guard] {
+      if (guard.expired()) return;
       auto it = transfers.find(id);
       if (it == transfers.end()) return;
       it->second->cancelled = true;
       // Never tear down from inside a curl callback: do it on the next tick.
-      loop.defer([this, id] { abandon(id); });
+      loop.defer([this, id, guard] {
+        if (!guard.expired()) abandon(id);
+      });
     });
     curl_multi_add_handle(multi, e);
   }
@@ -233,6 +240,7 @@ struct HttpClient::Impl {
   }
 
   Loop& loop;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   CURLM* multi = nullptr;
   event* timer = nullptr;
   std::map<curl_socket_t, event*> sockets;

@@ -85,10 +85,13 @@ Json otlp_request_body(const std::deque<Span>& spans, std::size_t count, const s
 }
 
 bool parse_traceparent(std::string_view h, std::string* trace_id, std::string* parent_span_id) {
-  // version "-" trace-id "-" parent-id "-" flags
+  // version "-" trace-id "-" parent-id "-" flags; version 00 is exactly 55
+  // characters, later versions may append "-..." fields.
   if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return false;
-  std::string_view version = h.substr(0, 2), trace = h.substr(3, 32), parent = h.substr(36, 16);
-  if (!is_hex(version) || version == "ff" || !is_hex(trace) || !is_hex(parent)) return false;
+  std::string_view version = h.substr(0, 2), trace = h.substr(3, 32), parent = h.substr(36, 16),
+                   flags = h.substr(53, 2);
+  if (!is_hex(version) || version == "ff" || !is_hex(trace) || !is_hex(parent) || !is_hex(flags)) return false;
+  if (version == "00" ? h.size() != 55 : (h.size() > 55 && h[55] != '-')) return false;
   if (trace == std::string(32, '0') || parent == std::string(16, '0')) return false;
   *trace_id = std::string(trace);
   *parent_span_id = std::string(parent);
@@ -143,7 +146,8 @@ void OtlpExporter::send_batch() {
       dropped_ += n;
       log_warning("otlp_export_failed", {{"spans", n},
                                          {"reason", r.ok() ? "HTTP " + std::to_string(r->status) : r.status().message()}});
-      if (flushed_) std::exchange(flushed_, {})();
+      if (flushed_) return std::exchange(flushed_, {})();
+      if (!queue_.empty()) schedule();  // the next batch gets its own chance
       return;
     }
     exported_ += n;

@@ -39,7 +39,8 @@ Request read_request(const cJSON* req) {
     std::string text = parts_text(content);
     r.prompt_chars += text.size();
     std::string_view role = str_of(member(content, "role"));
-    if (role.empty() || role == "user") r.last_user_text = std::move(text);
+    // The last user turn that has text (a functionResponse-only turn is skipped).
+    if ((role.empty() || role == "user") && !text.empty()) r.last_user_text = std::move(text);
     const cJSON* part = nullptr;
     cJSON_ArrayForEach(part, member(content, "parts")) {
       if (field(part, "functionResponse", "function_response") != nullptr) r.has_function_response = true;

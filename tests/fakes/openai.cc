@@ -40,7 +40,7 @@ Request read_request(const cJSON* req) {
     std::string text = content_text(member(msg, "content"));
     r.prompt_chars += text.size();
     std::string_view role = str_of(member(msg, "role"));
-    if (role == "user") r.last_user_text = std::move(text);
+    if (role == "user" && !text.empty()) r.last_user_text = std::move(text);
     if (role == "tool") r.has_tool_message = true;
   }
   const cJSON* tools = member(req, "tools");

@@ -187,8 +187,7 @@ Behaviour next_behaviour() {
 
 std::string query_param(std::string_view query, const char* name) {
   if (query.empty()) return "";
-  evkeyvalq params;
-  TAILQ_INIT(&params);
+  evkeyvalq params{};  // evhttp_parse_query_str initialises it
   std::string out;
   if (evhttp_parse_query_str(std::string(query).c_str(), &params) == 0) {
     if (const char* v = evhttp_find_header(&params, name)) out = v;
@@ -277,8 +276,7 @@ std::shared_ptr<Record> make_record(evhttp_request* req, std::string_view path, 
   }
   r->path = path;
   r->query = query;
-  const evkeyval* h = nullptr;
-  TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
+  for (const evkeyval* h = evhttp_request_get_input_headers(req)->tqh_first; h != nullptr; h = h->next.tqe_next) {
     std::string name = h->key;
     for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
     r->headers.emplace_back(std::move(name), h->value);

@@ -1,5 +1,5 @@
-// HttpClient (libcurl multi on libevent) and resolve_media against an evhttp
-// server on 127.0.0.1 that shares the client's event loop.
+// HttpClient (libcurl multi on libevent) against an evhttp server on
+// 127.0.0.1 that shares the client's event loop.
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "common/models/upstream.h"
 #include "common/net/http_client.h"
 
 namespace genkit {
@@ -36,11 +35,16 @@ class TestServer {
 
   explicit TestServer(event_base* base) : base_(base), http_(evhttp_new(base)) {
     evhttp_set_gencb(http_, &TestServer::on_request, this);
-    evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_, "127.0.0.1", 0);
-    EXPECT_NE(sock, nullptr);
+    // Our own listener: evhttp's default backlog (128) would drop SYNs of a 200-connection burst.
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
-    getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&addr), &len);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(listen(fd, 1024), 0);
+    EXPECT_NE(evhttp_accept_socket_with_handle(http_, fd), nullptr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
   }
   ~TestServer() {
@@ -122,17 +126,13 @@ class TestServer {
   static void on_request(evhttp_request* req, void* arg) {
     auto* self = static_cast<TestServer*>(arg);
     Seen s;
-    switch (evhttp_request_get_command(req)) {
-      case EVHTTP_REQ_GET: s.method = "GET"; break;
-      case EVHTTP_REQ_POST: s.method = "POST"; break;
-      default: s.method = "OTHER";
-    }
+    evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    s.method = cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : "OTHER";
     s.uri = evhttp_request_get_uri(req);
-    evkeyvalq* in_headers = evhttp_request_get_input_headers(req);
-    const char* ct = evhttp_find_header(in_headers, "Content-Type");
-    const char* xt = evhttp_find_header(in_headers, "X-Test");
-    s.content_type = ct ? ct : "";
-    s.x_test = xt ? xt : "";
+    for (auto [name, field] : {std::pair{"Content-Type", &s.content_type}, std::pair{"X-Test", &s.x_test}}) {
+      const char* v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+      *field = v ? v : "";
+    }
     evbuffer* in = evhttp_request_get_input_buffer(req);
     s.body.resize(evbuffer_get_length(in));
     evbuffer_copyout(in, s.body.data(), s.body.size());
@@ -166,17 +166,10 @@ class HttpClientTest : public ::testing::Test {
     s->route("/big", [](evhttp_request* req) { TestServer::reply(req, 200, "text/plain", std::string(100000, 'x')); });
     s->route("/hold", [s](evhttp_request* req) { s->hold(req); });
     s->route("/slow", [s](evhttp_request* req) { s->reply_later(req, milliseconds(200), "slow"); });
-    s->route("/png", [](evhttp_request* req) {
-      TestServer::reply(req, 200, "image/png", std::string_view("\x89PNG\r\n\x1a\n\0\x01", 10));
-    });
-    s->route("/html", [](evhttp_request* req) { TestServer::reply(req, 200, "text/html; charset=utf-8", "<p>hi</p>"); });
-    s->route("/zip", [](evhttp_request* req) { TestServer::reply(req, 200, "application/zip", "PK\x03\x04"); });
-    s->route("/octet", [](evhttp_request* req) { TestServer::reply(req, 200, "application/octet-stream", "RIFF"); });
   }
   void TearDown() override {
-    client_.reset();
+    client_.reset();  // before the base its events live on
     server_.reset();
-    loop_.reset();
     event_base_free(base_);
   }
 
@@ -339,11 +332,21 @@ TEST_F(HttpClientTest, CancelBeforeCompletion) {
 
 TEST_F(HttpClientTest, CancelAfterCompletionIsHarmless) {
   CancelToken cancel;
-  Result<HttpFetchResult> r = fetch(get(server_->url("/echo")), cancel);
-  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(fetch(get(server_->url("/echo")), cancel).ok());
   cancel.cancel();
   run_for(milliseconds(20));
   EXPECT_EQ(client_->in_flight(), 0u);
+}
+
+// Disabled: crashes today (heap-use-after-free in the on_cancel callback,
+// which captures the destroyed Impl). A token may outlive the client.
+TEST_F(HttpClientTest, CancelAfterTheClientIsDestroyed) {
+  CancelToken cancel;
+  client_->fetch(get(server_->url("/hold")), cancel, [](Result<HttpFetchResult>) {});
+  ASSERT_TRUE(run_until([&] { return server_->held == 1; }));
+  client_.reset();
+  cancel.cancel();  // must be a no-op
+  run_for(milliseconds(20));
 }
 
 TEST_F(HttpClientTest, ManyConcurrentSlowRequestsDoNotBlockTheLoop) {
@@ -369,68 +372,6 @@ TEST_F(HttpClientTest, ManyConcurrentSlowRequestsDoNotBlockTheLoop) {
   EXPECT_EQ(server_->answered_later, kRequests);
   EXPECT_LT(elapsed, milliseconds(5000));
   EXPECT_GE(ticks, 10) << "the loop kept ticking while the requests were pending";
-}
-
-// ---- resolve_media ----
-
-class HttpClientMedia : public HttpClientTest {
- protected:
-  Result<InlineMedia> resolve(const std::string& url, const std::string& declared = "") {
-    std::optional<Result<InlineMedia>> out;
-    resolve_media(*client_, url, declared, milliseconds(5000), CancelToken(),
-                  [&](Result<InlineMedia> r) { out.emplace(std::move(r)); });
-    EXPECT_TRUE(run_until([&] { return out.has_value(); }));
-    return out ? std::move(*out) : Result<InlineMedia>(Status(Code::kInternal, "no result in time"));
-  }
-};
-
-TEST_F(HttpClientMedia, DataUrlDecodes) {
-  Result<InlineMedia> r = resolve("data:image/png;base64,iVBORw0KGgoAAQ==", "image/jpeg");
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->mime_type, "image/png") << "the type comes from the URL";
-  EXPECT_EQ(r->base64, "iVBORw0KGgoAAQ==");
-}
-
-TEST_F(HttpClientMedia, BadDataUrlsAreInvalid) {
-  for (const char* url : {"data:image/png,rawbytes", "data:application/zip;base64,UEsDBA==", "ftp://x/y.png"}) {
-    Result<InlineMedia> r = resolve(url);
-    ASSERT_FALSE(r.ok()) << url;
-    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << url;
-  }
-}
-
-TEST_F(HttpClientMedia, HttpImageIsFetchedAndEncoded) {
-  Result<InlineMedia> r = resolve(server_->url("/png"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->mime_type, "image/png");
-  EXPECT_EQ(r->base64, "iVBORw0KGgoAAQ==");
-}
-
-TEST_F(HttpClientMedia, TextTypesAreAllowed) {
-  Result<InlineMedia> r = resolve(server_->url("/html"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->mime_type, "text/html");
-  EXPECT_EQ(r->base64, "PHA+aGk8L3A+");
-}
-
-TEST_F(HttpClientMedia, OctetStreamFallsBackToTheDeclaredType) {
-  Result<InlineMedia> r = resolve(server_->url("/octet"), "audio/wav");
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->mime_type, "audio/wav");
-  EXPECT_EQ(r->base64, "UklGRg==");
-}
-
-TEST_F(HttpClientMedia, UnsupportedTypeIsInvalid) {
-  Result<InlineMedia> r = resolve(server_->url("/zip"));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-}
-
-TEST_F(HttpClientMedia, NotFoundIsInvalid) {
-  Result<InlineMedia> r = resolve(server_->url("/missing.png"));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("404"), std::string::npos);
 }
 
 }  // namespace

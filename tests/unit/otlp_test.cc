@@ -187,7 +187,7 @@ struct Collected {
 // A libevent evhttp server on 127.0.0.1 (ephemeral port), sharing the loop.
 class Collector {
  public:
-  explicit Collector(event_base* base) : http_(evhttp_new(base)) {
+  explicit Collector(event_base* base) : base_(base), http_(evhttp_new(base)) {
     evhttp_set_gencb(http_, &Collector::on_request, this);
     evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_, "127.0.0.1", 0);
     EXPECT_NE(sock, nullptr);
@@ -196,13 +196,35 @@ class Collector {
     getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
   }
-  ~Collector() { evhttp_free(http_); }
+  ~Collector() {
+    for (auto& d : delayed_) event_free(d->ev);
+    evhttp_free(http_);
+  }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   int status = 200;
+  int failures_first = 0;  // answer the first N requests with 500
+  std::chrono::milliseconds delay{0};
   std::vector<Collected> requests;
 
  private:
+  struct Delayed {
+    Collector* self;
+    evhttp_request* req;
+    int code;
+    event* ev = nullptr;
+  };
+  static void reply(evhttp_request* req, int code) {
+    evbuffer* out = evbuffer_new();
+    evbuffer_add(out, "{}", 2);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, "X", out);
+    evbuffer_free(out);
+  }
+  static void on_delayed(evutil_socket_t, short, void* arg) {
+    auto* d = static_cast<Delayed*>(arg);
+    reply(d->req, d->code);
+  }
   static void on_request(evhttp_request* req, void* arg) {
     auto* self = static_cast<Collector*>(arg);
     Collected c;
@@ -216,13 +238,17 @@ class Collector {
     Result<Json> parsed = Json::parse(text);
     if (parsed.ok()) c.body = std::move(parsed).value();
     self->requests.push_back(std::move(c));
-    evbuffer* out = evbuffer_new();
-    evbuffer_add(out, "{}", 2);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, self->status, "X", out);
-    evbuffer_free(out);
+    int code = static_cast<int>(self->requests.size()) <= self->failures_first ? 500 : self->status;
+    if (self->delay.count() == 0) return reply(req, code);
+    auto d = std::make_unique<Delayed>(Delayed{self, req, code});
+    d->ev = evtimer_new(self->base_, &Collector::on_delayed, d.get());
+    timeval tv{0, static_cast<suseconds_t>(self->delay.count() * 1000)};
+    evtimer_add(d->ev, &tv);
+    self->delayed_.push_back(std::move(d));
   }
+  event_base* base_;
   evhttp* http_;
+  std::vector<std::unique_ptr<Delayed>> delayed_;
   int port_ = 0;
 };
 
@@ -343,6 +369,23 @@ TEST(OtlpExport, UnreachableCollectorCountsSpansAsDropped) {
   ASSERT_TRUE(env.run_until([&] { return done; }));
   EXPECT_EQ(ex.dropped(), 2u);
   EXPECT_EQ(ex.exported(), 0u);
+}
+
+TEST(OtlpExport, SpansLeftAfterAFailedSendAreExportedLater) {
+  // The first send fails slowly (after the flush timer has already fired
+  // while it was in flight); the spans queued behind it must still leave on
+  // a later tick without another enqueue or flush.
+  Env env;
+  env.collector->failures_first = 1;
+  env.collector->delay = std::chrono::milliseconds(100);
+  OtlpOptions o = options(env, 2);
+  o.flush_interval = std::chrono::milliseconds(20);
+  OtlpExporter ex(env.loop, *env.client, o);
+  for (int i = 0; i < 4; ++i) ex.enqueue(make_span("s" + std::to_string(i)));
+  EXPECT_TRUE(env.run_until([&] { return ex.exported() == 2; }, std::chrono::milliseconds(1500)))
+      << "exported " << ex.exported() << ", dropped " << ex.dropped() << ", still queued " << ex.queued();
+  EXPECT_EQ(ex.dropped(), 2u);
+  EXPECT_EQ(ex.queued(), 0u);
 }
 
 TEST(OtlpExport, QueueOverflowDropsTheOldest) {
