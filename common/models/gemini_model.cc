@@ -120,14 +120,7 @@ class GeminiCall : public std::enable_shared_from_this<GeminiCall> {
 GeminiModel::GeminiModel(std::string model_id, HttpClient& client, GeminiOptions options)
     : model_id_(std::move(model_id)), client_(client), options_(std::move(options)) {}
 
-Json GeminiModel::info() const {
-  Json supports = Json::object();
-  for (const char* k : {"multiturn", "tools", "systemRole", "media"}) supports.set(k, Json::boolean(true));
-  Json out = Json::object();
-  out.set("label", Json::string("Google AI - " + model_id_));
-  out.set("supports", std::move(supports));
-  return out;
-}
+Json GeminiModel::info() const { return provider_model_info("Google AI - " + model_id_); }
 
 void GeminiModel::generate(Loop&, ModelRequest request, ModelCallbacks callbacks, CancelToken cancel) {
   auto call = std::make_shared<GeminiCall>(model_id_, client_, options_, std::move(request), std::move(callbacks),

@@ -78,14 +78,7 @@ class OpenAiCall : public std::enable_shared_from_this<OpenAiCall> {
 OpenAiModel::OpenAiModel(std::string model_id, HttpClient& client, OpenAiOptions options)
     : model_id_(std::move(model_id)), client_(client), options_(std::move(options)) {}
 
-Json OpenAiModel::info() const {
-  Json supports = Json::object();
-  for (const char* k : {"multiturn", "tools", "systemRole", "media"}) supports.set(k, Json::boolean(true));
-  Json out = Json::object();
-  out.set("label", Json::string("OpenAI-compatible - " + model_id_));
-  out.set("supports", std::move(supports));
-  return out;
-}
+Json OpenAiModel::info() const { return provider_model_info("OpenAI-compatible - " + model_id_); }
 
 void OpenAiModel::generate(Loop&, ModelRequest request, ModelCallbacks callbacks, CancelToken cancel) {
   auto call = std::make_shared<OpenAiCall>(model_id_, client_, options_, std::move(request), std::move(callbacks),

@@ -62,6 +62,15 @@ void finish_model_call(const std::string& model, ModelCallbacks& callbacks, cons
   done(std::move(result));
 }
 
+Json provider_model_info(const std::string& label) {
+  Json supports = Json::object();
+  for (const char* k : {"multiturn", "tools", "systemRole", "media"}) supports.set(k, Json::boolean(true));
+  Json out = Json::object();
+  out.set("label", Json::string(label));
+  out.set("supports", std::move(supports));
+  return out;
+}
+
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

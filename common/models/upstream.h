@@ -36,6 +36,9 @@ UpstreamStats upstream_stats();
 void finish_model_call(const std::string& model, ModelCallbacks& callbacks, const CancelToken& cancel,
                        Result<ModelResponse> result);
 
+// Model metadata for /api/actions: a label and the features real providers support.
+Json provider_model_info(const std::string& label);
+
 struct InlineMedia {
   std::string mime_type;
   std::string base64;

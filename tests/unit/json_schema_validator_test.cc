@@ -7,15 +7,12 @@
 
 #include "common/schema/json_schema_validator.h"
 #include "common/schema/models.h"
+#include "tests/unit/test_json.h"
 
 namespace genkit {
 namespace {
 
-Json parse(std::string_view text) {
-  Result<Json> r = Json::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? std::move(r).value() : Json::null();
-}
+using testing_json::parse;
 
 std::string error_of(std::string_view schema, std::string_view instance) {
   Status s = validate_json_schema(parse(schema), parse(instance));

@@ -7,15 +7,12 @@
 #include <vector>
 
 #include "common/models/gemini_model.h"
+#include "tests/unit/test_json.h"
 
 namespace genkit {
 namespace {
 
-Json parse(std::string_view text) {
-  Result<Json> r = Json::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? std::move(r).value() : Json();
-}
+using testing_json::parse;
 
 Message msg(Role role, std::vector<Part> parts) {
   Message m;

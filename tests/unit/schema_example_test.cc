@@ -6,15 +6,12 @@
 #include "common/schema/json_schema_validator.h"
 #include "common/schema/models.h"
 #include "common/schema/schema_example.h"
+#include "tests/unit/test_json.h"
 
 namespace genkit {
 namespace {
 
-Json parse(std::string_view text) {
-  Result<Json> r = Json::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? std::move(r).value() : Json::null();
-}
+using testing_json::parse;
 
 // The example, after checking it is valid.
 Json valid_example(JsonView schema, std::string_view text = "Echo: hi") {

@@ -8,15 +8,12 @@
 #include "common/schema/json_schema_validator.h"
 #include "common/schema/models.h"
 #include "common/schema/schema.h"
+#include "tests/unit/test_json.h"
 
 namespace genkit {
 namespace {
 
-Json parse(std::string_view text) {
-  Result<Json> r = Json::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? std::move(r).value() : Json::null();
-}
+using testing_json::parse;
 
 std::string repeat(std::string_view s, int n) {
   std::string out;
