@@ -1,6 +1,5 @@
 // fake_llm: test-control endpoints (/_script, /_requests, /_traces, /_health),
 // the OTLP/HTTP JSON trace receiver and the /media/* files.
-#include <event2/buffer.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -26,16 +25,16 @@ constexpr std::string_view kPageHtml =
 
 constexpr const char* kJson = "application/json";
 
-void reply_error(evhttp_request* req, int status, std::string_view message) {
+void reply_error(Conn* c, int status, std::string_view message) {
   JsonPtr root(cJSON_CreateObject());
   add_str(root.get(), "error", message);
-  send_body(req, status, kJson, print_json(root.get()));
+  c->reply(status, kJson, print_json(root.get()));
 }
 
 // Body with `Content-Encoding: gzip` (or deflate) undone; false if corrupt.
-bool decoded_body(evhttp_request* req, std::string* out) {
-  std::string_view body = request_body(req);
-  const char* enc = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Encoding");
+bool decoded_body(const HttpRequest& req, std::string* out) {
+  std::string_view body = req.body;
+  const char* enc = req.header("content-encoding");
   std::string_view e = enc != nullptr ? enc : "";
   if (e != "gzip" && e != "deflate") {
     out->assign(body);
@@ -63,56 +62,57 @@ cJSON* body_json(const std::string& body) {
   return j != nullptr ? j : cJSON_CreateString(body.c_str());
 }
 
-void post_script(evhttp_request* req) {
-  JsonPtr json = parse_json(request_body(req));
-  if (!json) return reply_error(req, 400, "body must be a JSON array of behaviours");
+void post_script(Conn* c) {
+  JsonPtr json = parse_json(c->request().body);
+  if (!json) return reply_error(c, 400, "body must be a JSON array of behaviours");
   std::deque<Behaviour> parsed;
   std::string err;
   const cJSON* entries = json.get();
   if (cJSON_IsObject(entries)) {
     parsed.emplace_back();
-    if (!parse_behaviour(entries, &parsed.back(), &err)) return reply_error(req, 400, err);
+    if (!parse_behaviour(entries, &parsed.back(), &err)) return reply_error(c, 400, err);
   } else if (cJSON_IsArray(entries)) {
     const cJSON* e = nullptr;
     cJSON_ArrayForEach(e, entries) {
       parsed.emplace_back();
-      if (!parse_behaviour(e, &parsed.back(), &err)) return reply_error(req, 400, err);
+      if (!parse_behaviour(e, &parsed.back(), &err)) return reply_error(c, 400, err);
     }
   } else {
-    return reply_error(req, 400, "body must be a JSON array of behaviours");
+    return reply_error(c, 400, "body must be a JSON array of behaviours");
   }
   auto& script = state().script;
   for (Behaviour& b : parsed) script.push_back(std::move(b));
-  send_body(req, 200, kJson, "{\"queued\":" + std::to_string(script.size()) + "}");
+  c->reply(200, kJson, "{\"queued\":" + std::to_string(script.size()) + "}");
 }
 
-void get_script(evhttp_request* req) {
+void get_script(Conn* c) {
   std::string out = "[";
   for (const Behaviour& b : state().script) {
     if (out.size() > 1) out += ',';
     out += b.raw;
   }
-  send_body(req, 200, kJson, out + "]");
+  c->reply(200, kJson, out + "]");
 }
 
-void post_traces(evhttp_request* req, std::string_view path, std::string_view query) {
-  const char* ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+void post_traces(Conn* c) {
+  const HttpRequest& req = c->request();
+  const char* ct = req.header("content-type");
   if (ct == nullptr || std::string_view(ct).find("json") == std::string_view::npos) {
-    return reply_error(req, 415, "fake_llm accepts OTLP/HTTP JSON only (Content-Type: application/json)");
+    return reply_error(c, 415, "fake_llm accepts OTLP/HTTP JSON only (Content-Type: application/json)");
   }
   std::string body;
-  if (!decoded_body(req, &body)) return reply_error(req, 400, "corrupt gzip body");
-  if (path == "/v1/traces") keep(state().traces, make_record(req, path, query, body))->finished = true;
-  send_body(req, 200, kJson, "{}");
+  if (!decoded_body(req, &body)) return reply_error(c, 400, "corrupt gzip body");
+  if (req.path == "/v1/traces") keep(state().traces, make_record(req, body))->finished = true;
+  c->reply(200, kJson, "{}");
 }
 
-void get_traces(evhttp_request* req, std::string_view query) {
-  if (query.find("full=1") != std::string_view::npos) {
-    return send_body(req, 200, kJson, records_json(state().traces));
+void get_traces(Conn* c) {
+  if (c->request().query.find("full=1") != std::string::npos) {
+    return c->reply(200, kJson, records_json(state().traces));
   }
   JsonPtr arr(cJSON_CreateArray());
   for (const auto& r : state().traces) cJSON_AddItemToArray(arr.get(), body_json(r->body));
-  send_body(req, 200, kJson, print_json(arr.get()));
+  c->reply(200, kJson, print_json(arr.get()));
 }
 
 }  // namespace
@@ -142,41 +142,47 @@ std::string records_json(const std::deque<std::shared_ptr<Record>>& records) {
   return print_json(arr.get());
 }
 
-bool handle_control(evhttp_request* req, std::string_view path, std::string_view query) {
-  evhttp_cmd_type cmd = evhttp_request_get_command(req);
-  bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-  bool post = cmd == EVHTTP_REQ_POST;
-  bool del = cmd == EVHTTP_REQ_DELETE;
+bool handle_control(Conn* c) {
+  const HttpRequest& req = c->request();
+  std::string_view path = req.path;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  bool post = req.method == "POST";
+  bool del = req.method == "DELETE";
   State& s = state();
-  if (path == "/_script") {
-    if (post) return post_script(req), true;
-    if (get) return get_script(req), true;
-    if (del) return s.script.clear(), send_body(req, 200, kJson, "{}"), true;
-  } else if (path == "/_requests") {
-    if (!s.opt.record) return reply_error(req, 404, "recording is off: start fake_llm with --record"), true;
-    if (get) return send_body(req, 200, kJson, records_json(s.records)), true;
-    if (del) return s.records.clear(), send_body(req, 200, kJson, "{}"), true;
-  } else if (path == "/_traces") {
-    if (get) return get_traces(req, query), true;
-    if (del) return s.traces.clear(), send_body(req, 200, kJson, "{}"), true;
-  } else if (path == "/_health") {
-    if (get) return send_body(req, 200, kJson, "{\"ok\":true,\"pid\":" + std::to_string(getpid()) + "}"), true;
-  } else if (path == "/v1/traces" || path == "/v1/metrics" || path == "/v1/logs") {
-    if (post) return post_traces(req, path, query), true;
-  } else if (path == "/media/cat.png") {
-    if (get) {
-      return send_body(req, 200, "image/png",
-                       std::string_view(reinterpret_cast<const char*>(kCatPng), sizeof kCatPng)),
-             true;
+  if (path == "/_script" && (post || get || del)) {
+    if (post) post_script(c);
+    if (get) get_script(c);
+    if (del) {
+      s.script.clear();
+      c->reply(200, kJson, "{}");
     }
-  } else if (path == "/media/page.html") {
-    if (get) return send_body(req, 200, "text/html; charset=utf-8", kPageHtml), true;
-  } else if (path == "/media/big.bin") {
-    if (cmd == EVHTTP_REQ_GET) return start_big_download(req), true;
+  } else if (path == "/_requests" && !s.opt.record) {
+    reply_error(c, 404, "recording is off: start fake_llm with --record");
+  } else if (path == "/_requests" && (get || del)) {
+    if (get) c->reply(200, kJson, records_json(s.records));
+    if (del) {
+      s.records.clear();
+      c->reply(200, kJson, "{}");
+    }
+  } else if (path == "/_traces" && (get || del)) {
+    if (get) get_traces(c);
+    if (del) {
+      s.traces.clear();
+      c->reply(200, kJson, "{}");
+    }
+  } else if (path == "/_health" && get) {
+    c->reply(200, kJson, "{\"ok\":true,\"pid\":" + std::to_string(getpid()) + "}");
+  } else if ((path == "/v1/traces" || path == "/v1/metrics" || path == "/v1/logs") && post) {
+    post_traces(c);
+  } else if (path == "/media/cat.png" && get) {
+    c->reply(200, "image/png", std::string_view(reinterpret_cast<const char*>(kCatPng), sizeof kCatPng));
+  } else if (path == "/media/page.html" && get) {
+    c->reply(200, "text/html; charset=utf-8", kPageHtml);
+  } else if (path == "/media/big.bin" && get) {
+    start_big_download(c);
   } else {
-    return false;
+    return false;  // unknown route or method: the caller answers 404
   }
-  reply_error(req, 405, "method not allowed");
   return true;
 }
 

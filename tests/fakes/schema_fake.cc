@@ -96,10 +96,12 @@ cJSON* fake_number(const cJSON* schema, bool integer) {
   double hi = 0;
   bool has_hi = false;
   if (max != nullptr) {
-    hi = num_of(max, 0), has_hi = true;
+    hi = num_of(max, 0);
+    has_hi = true;
     if (cJSON_IsTrue(xmax)) hi -= integer ? 1 : 0.25;
   } else if (xmax != nullptr && !cJSON_IsBool(xmax)) {
-    hi = num_of(xmax, 0) - (integer ? 1 : 0.25), has_hi = true;
+    hi = num_of(xmax, 0) - (integer ? 1 : 0.25);
+    has_hi = true;
   }
   if (has_hi && v > hi) v = integer ? std::floor(hi) : hi;
   if (!has_min && has_hi && integer) v = std::floor(v);

@@ -1,8 +1,7 @@
-// fake_llm: the HTTP side (libevent evhttp) and its per-process state.
+// fake_llm: request routing and per-process state.
 #pragma once
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include <cstdint>
 #include <deque>
@@ -12,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/fakes/http.h"
 #include "tests/fakes/providers.h"
 
 namespace fake {
@@ -41,7 +41,6 @@ constexpr size_t kMaxRecords = 1000;
 struct State {
   Options opt;
   event_base* base = nullptr;
-  evhttp* http = nullptr;
   const timeval* delay_tv = nullptr;  // common timeouts for the default delays
   const timeval* chunk_tv = nullptr;
   std::deque<Behaviour> script;
@@ -53,18 +52,15 @@ State& state();
 // Serves HTTP on the already-listening socket `fd` from `base`.
 bool start_server(event_base* base, int fd, const Options& opt);
 
-// --- shared helpers (server.cc) ---
-void send_body(evhttp_request* req, int status, const char* content_type, std::string_view body);
-std::string_view request_body(evhttp_request* req);  // contiguous view of the input buffer
-std::shared_ptr<Record> make_record(evhttp_request* req, std::string_view path, std::string_view query,
-                                    std::string_view body);
+// --- server.cc ---
+std::shared_ptr<Record> make_record(const HttpRequest& req, std::string_view body);
 // Appends `r` to `records`, dropping the oldest beyond kMaxRecords; returns r.
 std::shared_ptr<Record> keep(std::deque<std::shared_ptr<Record>>& records, std::shared_ptr<Record> r);
-std::string records_json(const std::deque<std::shared_ptr<Record>>& records);
-void start_big_download(evhttp_request* req);  // GET /media/big.bin
+void start_big_download(Conn* c);  // GET /media/big.bin
 
 // --- control.cc: /_script, /_requests, /_traces, /_health, /v1/traces, /media/* ---
-// Returns false when `path` is none of those.
-bool handle_control(evhttp_request* req, std::string_view path, std::string_view query);
+// Returns false when the request is none of those.
+bool handle_control(Conn* c);
+std::string records_json(const std::deque<std::shared_ptr<Record>>& records);
 
 }  // namespace fake
