@@ -13,6 +13,7 @@ struct ListenSocket {
   int port = 0;  // the bound port (resolved when 0 was asked for)
 };
 
-Result<ListenSocket> bind_listen_socket(const std::string& host, int port, int backlog = 1024);
+// The backlog is capped by net.core.somaxconn; a deep queue absorbs connection bursts.
+Result<ListenSocket> bind_listen_socket(const std::string& host, int port, int backlog = 4096);
 
 }  // namespace genkit

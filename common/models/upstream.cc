@@ -102,6 +102,7 @@ void resolve_media(HttpClient& client, const std::string& url, const std::string
   fetch.url = url;
   fetch.timeout = timeout;
   fetch.max_response_bytes = kMaxMediaBytes;
+  fetch.receive_buffer = 64 * 1024;
   client.fetch(std::move(fetch), std::move(cancel), [done, declared_type, url](Result<HttpFetchResult> r) {
     if (!r.ok()) {
       log_warning("media_fetch_failed", {{"url", url}, {"reason", r.status().message()}});

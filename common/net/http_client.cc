@@ -208,9 +208,7 @@ struct HttpClient::Impl {
     // plain http it would hold a burst behind the first reply.
     if (t->request.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    // Model replies are small and thousands wait at once: a smaller receive
-    // buffer than curl's 16 KiB default keeps each in-flight call cheap.
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, t->request.receive_buffer);
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);  // the minimum; curl's default is 64 KiB
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

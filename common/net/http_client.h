@@ -24,6 +24,9 @@ struct HttpFetch {
   std::string body;
   std::chrono::milliseconds timeout{120000};
   std::size_t max_response_bytes = 16 * 1024 * 1024;  // larger replies fail the call
+  // curl's receive buffer. Small by default: thousands of model calls wait
+  // at once and their replies are small; bulk downloads ask for more.
+  long receive_buffer = 1024;
   // Set: the body is handed over as it arrives (not accumulated); return
   // false to abort the transfer.
   std::function<bool(std::string_view data)> on_data;

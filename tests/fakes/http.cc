@@ -344,7 +344,7 @@ void Conn::send(std::string_view data) {
 
 void Conn::end_reply() {
   if (dead_ || !busy_ || ended_) return;
-  if (chunked_out_) out_.append("0\r\n\r\n");
+  if (chunked_out_ && !head_only_) out_.append("0\r\n\r\n");
   chunked_out_ = false;
   ended_ = true;
   flush();

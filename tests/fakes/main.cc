@@ -165,10 +165,17 @@ int run_workers(const fake::Options& opt) {
   sigaddset(&set, SIGCHLD);
   int status = 0;
   for (;;) {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig == SIGCHLD && waitpid(-1, nullptr, WNOHANG) == 0) continue;  // spurious
-    if (sig == SIGCHLD) status = 1;  // a worker died: stop the rest
+    siginfo_t info{};
+    if (sigwaitinfo(&set, &info) < 0) continue;
+    if (info.si_signo == SIGCHLD) {
+      int wstatus = 0;
+      pid_t dead = waitpid(-1, &wstatus, WNOHANG);
+      if (dead <= 0) continue;  // spurious
+      std::fprintf(stderr, "fake_llm: worker %d died (status 0x%x); stopping\n", static_cast<int>(dead), wstatus);
+      status = 1;  // stop the rest
+    } else {
+      std::fprintf(stderr, "fake_llm: signal %d from pid %d; stopping\n", info.si_signo, static_cast<int>(info.si_pid));
+    }
     break;
   }
   for (pid_t k : kids) kill(k, SIGTERM);
