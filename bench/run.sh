@@ -23,7 +23,6 @@ TARGET_HEALTH_RATIO=0.80
 TARGET_JOKE_RATIO=0.50
 TARGET_IDLE_RSS_MB=10
 # Warnings GCC 12 raises falsely at -O3; used only if the plain Release build fails.
-FALLBACK_CXXFLAGS=${BENCH_FALLBACK_CXXFLAGS:-"-Wno-error=restrict -Wno-error=stringop-overflow -Wno-error=stringop-overread -Wno-error=array-bounds -Wno-error=maybe-uninitialized"}
 
 if ! [[ $DURATION =~ ^[1-9][0-9]{0,3}$ ]]; then
   echo "bench: BENCH_DURATION must be a whole number of seconds (1..9999), got '$DURATION'" >&2
@@ -73,26 +72,18 @@ if [[ -n ${GENKIT_BIN:-} ]]; then
   BIN=$GENKIT_BIN
   BUILD_NOTE="given by GENKIT_BIN"
 else
-  build() {  # build DIR [CXXFLAGS]
-    local dir=$1 flags=${2:-}
-    local args=(-S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release)
-    [[ -n $flags ]] && args+=("-DCMAKE_CXX_FLAGS=$flags")
+  build() {  # build DIR
+    local dir=$1
+    local args=(-S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENKIT_BUILD_TESTS=OFF)
     mkdir -p "$dir"
     cmake "${args[@]}" >"$dir/bench-configure.log" 2>&1 || { tail -n 30 "$dir/bench-configure.log" >&2; return 1; }
     cmake --build "$dir" --target genkit-endpoints >"$dir/bench-build.log" 2>&1 || {
       grep -m 5 -E 'error|Error' "$dir/bench-build.log" >&2; return 1; }
   }
   log "building genkit-endpoints (Release) in bench/.build (log: bench/.build/bench-build.log)"
-  if build "$BENCH_DIR/.build"; then
-    BIN=$BENCH_DIR/.build/supervisor/genkit-endpoints
-    BUILD_NOTE="Release, bench/.build"
-  else
-    log "the plain Release build failed (above); retrying in bench/.build-nowerror with"
-    log "  CMAKE_CXX_FLAGS='$FALLBACK_CXXFLAGS' (GCC -O3 false positives; code generation unchanged)"
-    build "$BENCH_DIR/.build-nowerror" "$FALLBACK_CXXFLAGS" || die "the build failed; no figures"
-    BIN=$BENCH_DIR/.build-nowerror/supervisor/genkit-endpoints
-    BUILD_NOTE="Release, bench/.build-nowerror -- WARNING: the plain -Werror Release build FAILED, see bench/.build/bench-build.log"
-  fi
+  build "$BENCH_DIR/.build" || die "the build failed; no figures"
+  BIN=$BENCH_DIR/.build/supervisor/genkit-endpoints
+  BUILD_NOTE="Release, bench/.build"
 fi
 
 # ---------------------------------------------------------------- temp dir, cleanup
