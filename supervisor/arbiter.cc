@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <cerrno>
 #include <cstdio>
 #include <vector>
@@ -63,15 +64,15 @@ int Arbiter::run() {
     std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
     std::vector<pid_t> fd_owner{0};
     for (const auto& [pid, w] : workers_) {
-      if (w.ready_fd >= 0) {
-        fds.push_back({w.ready_fd, POLLIN, 0});
+      if (w.control_fd >= 0) {
+        fds.push_back({w.control_fd, POLLIN, 0});
         fd_owner.push_back(pid);
       }
     }
     int n = poll(fds.data(), fds.size(), next_timeout_ms());
     if (n < 0 && errno != EINTR) break;
     for (std::size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents) on_ready(fd_owner[i]);
+      if (fds[i].revents) on_message(fd_owner[i]);
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info;
@@ -109,8 +110,9 @@ void Arbiter::spawn(int slot) {
     close(pipe_fds[0]);
     close(signal_fd_);
     for (auto& [_, w] : workers_) {
-      if (w.ready_fd >= 0) close(w.ready_fd);
+      if (w.control_fd >= 0) close(w.control_fd);
     }
+    fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);  // a worker never blocks on its supervisor
     LogOptions lo;
     LogLevel level = LogLevel::kInfo;
     parse_log_level(config_->log_level, &level);
@@ -126,7 +128,7 @@ void Arbiter::spawn(int slot) {
     setup.prompts = prompts_.get();
     setup.listen_fd = listen_fd_;
     setup.index = slot;
-    setup.ready_fd = pipe_fds[1];
+    setup.control_fd = pipe_fds[1];
     int code = run_worker(setup);
     std::fflush(nullptr);
     _exit(code);
@@ -135,31 +137,56 @@ void Arbiter::spawn(int slot) {
   WorkerProc w;
   w.slot = slot;
   w.generation = generation_;
-  w.ready_fd = pipe_fds[0];
+  w.control_fd = pipe_fds[0];
   w.started = Clock::now();
   workers_[pid] = w;
   log_info("worker_spawned", {{"worker_pid", static_cast<int>(pid)}, {"slot", slot}, {"generation", generation_}});
+}
+
+void Arbiter::on_message(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end()) return;
+  char buf[16];
+  ssize_t n = read(it->second.control_fd, buf, sizeof buf);
+  if (n <= 0) {  // the worker is gone; reap() handles it
+    close(it->second.control_fd);
+    it->second.control_fd = -1;
+    return;
+  }
+  for (ssize_t i = 0; i < n; ++i) {
+    if (buf[i] == 'r') on_ready(pid);
+    if (buf[i] == 'm') on_recycle_request(pid);
+  }
+}
+
+// Make before break: the replacement starts while the old worker still
+// serves; the old one drains only once the new one accepts.
+void Arbiter::on_recycle_request(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end() || stopping_ || it->second.retiring || it->second.generation != generation_) return;
+  it->second.retiring = true;
+  log_info("worker_recycling", {{"worker_pid", static_cast<int>(pid)}, {"slot", it->second.slot}});
+  spawn(it->second.slot);
 }
 
 void Arbiter::on_ready(pid_t pid) {
   auto it = workers_.find(pid);
   if (it == workers_.end()) return;
   WorkerProc& w = it->second;
-  char byte;
-  bool ok = read(w.ready_fd, &byte, 1) == 1;
-  close(w.ready_fd);
-  w.ready_fd = -1;
-  if (!ok) return;  // it died before it was ready; reap() handles it
   w.ready = true;
+  for (const auto& [other, x] : workers_) {
+    if (other != pid && x.retiring && x.slot == w.slot && x.generation == w.generation) kill(other, SIGTERM);
+  }
 
-  // Ready means every worker of the current generation accepts.
-  int ready = 0, current = 0;
+  // Ready means every slot of the current generation has an accepting worker.
+  std::set<int> ready_slots;
+  bool starting = false;
   for (const auto& [_, x] : workers_) {
     if (x.generation != generation_) continue;
-    ++current;
-    if (x.ready) ++ready;
+    if (x.ready) ready_slots.insert(x.slot);
+    else starting = true;
   }
-  if (ready < target_workers_ || ready != current) return;
+  if (static_cast<int>(ready_slots.size()) < target_workers_ || starting) return;
   bool old_left = std::any_of(workers_.begin(), workers_.end(),
                               [this](const auto& kv) { return kv.second.generation != generation_; });
   if (old_left) {
@@ -169,8 +196,8 @@ void Arbiter::on_ready(pid_t pid) {
   }
   if (!announced_ready_) {
     announced_ready_ = true;
-    log_info("ready", {{"workers", ready}});
-    sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers", ready);
+    log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}});
+    sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers", static_cast<int>(ready_slots.size()));
   }
 }
 
@@ -181,7 +208,7 @@ void Arbiter::reap() {
     auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
     WorkerProc w = it->second;
-    if (w.ready_fd >= 0) close(w.ready_fd);
+    if (w.control_fd >= 0) close(w.control_fd);
     workers_.erase(it);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -194,6 +221,11 @@ void Arbiter::reap() {
       continue;
     }
     if (stopping_ || w.generation != generation_ || w.slot > target_workers_) continue;
+    // A retired worker already has its replacement.
+    bool replaced = std::any_of(workers_.begin(), workers_.end(), [&](const auto& kv) {
+      return kv.second.slot == w.slot && kv.second.generation == w.generation && !kv.second.retiring;
+    });
+    if (replaced) continue;
     // A worker that recycled itself (exit 0) or crashed is replaced; a crash
     // loop backs off so a broken worker does not spin the CPU.
     auto& delay = backoff_[w.slot];

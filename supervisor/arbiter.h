@@ -27,8 +27,9 @@ class Arbiter {
   struct WorkerProc {
     int slot = 0;
     int generation = 0;
-    int ready_fd = -1;  // open until the worker reports ready
+    int control_fd = -1;  // the worker's messages: 'r' ready, 'm' MAX_REQUESTS reached
     bool ready = false;
+    bool retiring = false;  // its replacement is on the way; drained once that is ready
     Clock::time_point started;
   };
   struct Pending {       // a slot waiting to be (re)spawned
@@ -39,7 +40,9 @@ class Arbiter {
   void spawn(int slot);
   void reap();
   void handle_signal(int sig);
+  void on_message(pid_t pid);
   void on_ready(pid_t pid);
+  void on_recycle_request(pid_t pid);
   void reload();
   void begin_stop(int worker_signal, int grace_seconds);
   void signal_all(int sig, int generation = -1);

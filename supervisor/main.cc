@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   Result<PromptList> prompts = load_prompts(config);
   if (!prompts.ok()) return fail(kConfigError, prompts.status().message());
   // A model that cannot run fails now, not in every worker.
-  Status models_ok = check_models(config, prompts.value());
+  Status models_ok = check_models(config, prompts.value(), loaded->action == CliAction::kRun);
   if (!models_ok.is_ok()) return fail(kConfigError, models_ok.message());
   if (loaded->action == CliAction::kCheckConfig) {
     std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d\n",

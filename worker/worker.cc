@@ -104,11 +104,7 @@ class Worker {
     sigprocmask(SIG_SETMASK, &none, nullptr);
 
     log_info("worker_started", {{"model", app_.model_name}, {"request_limit", request_limit_}});
-    if (setup_.ready_fd >= 0) {
-      ssize_t ignored = write(setup_.ready_fd, "r", 1);
-      (void)ignored;
-      close(setup_.ready_fd);
-    }
+    tell_supervisor('r');
     event_base_dispatch(base_);
     log_info("worker_exit", {{"requests", requests_}});
     return 0;
@@ -149,7 +145,15 @@ class Worker {
 
   void count_request() {
     ++requests_;
-    if (request_limit_ > 0 && requests_ >= request_limit_ && !ctx_.draining) drain("max_requests");
+    if (request_limit_ <= 0 || requests_ != request_limit_ || ctx_.draining) return;
+    log_info("max_requests_reached", {{"requests", requests_}});
+    // Without a supervisor to start a replacement, drain at once.
+    if (!tell_supervisor('m')) drain("max_requests");
+  }
+
+  bool tell_supervisor(char what) {
+    if (setup_.control_fd < 0) return false;
+    return write(setup_.control_fd, &what, 1) == 1;
   }
 
   // Stop accepting, let in-flight requests and streams finish, then exit.

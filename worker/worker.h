@@ -14,10 +14,12 @@ struct WorkerSetup {
   const PromptList* prompts = nullptr;
   int listen_fd = -1;
   int index = 1;        // 1-based, for logs
-  int ready_fd = -1;    // one byte is written here once accepting; then closed
+  int control_fd = -1;  // to the supervisor: 'r' once accepting, 'm' when MAX_REQUESTS is reached
 };
 
-// Runs until drained (SIGTERM, or MAX_REQUESTS reached) or stopped (SIGQUIT).
+// Runs until drained (SIGTERM) or stopped (SIGQUIT). On reaching MAX_REQUESTS
+// it asks the supervisor for a replacement and keeps serving until that one
+// is ready and SIGTERM arrives, so recycling never dips capacity.
 // Returns the process exit code; kBootFailure tells the supervisor not to retry.
 int run_worker(const WorkerSetup& setup);
 

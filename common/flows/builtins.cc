@@ -51,14 +51,14 @@ bool provider_configured(const Config& config, const std::string& model) {
   return false;
 }
 
-Status check_models(const Config& config, const PromptList& prompts) {
+Status check_models(const Config& config, const PromptList& prompts, bool announce_fallbacks) {
   std::string model = default_model_name(config);
   if (!provider_configured(config, model) || id_of(model).empty()) {
     return Status(Code::kFailedPrecondition, "MODEL: " + model + " cannot run here (providers: googleai/<model> with "
                                              "GEMINI_API_KEY, openai/<model> with OPENAI_BASE_URL, mock/echo)");
   }
   for (const auto& p : prompts) {
-    if (!p->model.empty() && !provider_configured(config, p->model)) {
+    if (!p->model.empty() && !provider_configured(config, p->model) && announce_fallbacks) {
       log_info("prompt_uses_default_model", {{"prompt", p->name}, {"prompt_model", p->model}, {"model", model}});
     }
   }
@@ -66,7 +66,7 @@ Status check_models(const Config& config, const PromptList& prompts) {
 }
 
 Status install_builtins(Registry& registry, const Config& config, const PromptList& prompts, HttpClient& client) {
-  Status ok = check_models(config, prompts);
+  Status ok = check_models(config, prompts, false);
   if (!ok.is_ok()) return ok;
   registry.add_model(std::make_unique<MockEchoModel>(config.mock_chunk_delay_ms));
   std::chrono::milliseconds timeout(config.llm_timeout_ms);

