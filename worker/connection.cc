@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
@@ -50,7 +51,19 @@ Connection::~Connection() {
 }
 
 void Connection::write(const void* data, std::size_t len) {
-  if (dead_) return;
+  if (dead_ || len == 0) return;
+  // Nothing queued: try the socket first. A small response then costs one
+  // send(2) and no write-event registration (two epoll_ctl calls saved).
+  if (pending_output() == 0) {
+    ssize_t n = send(bufferevent_getfd(bev_), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close_now();
+      n = 0;
+    }
+    if (static_cast<std::size_t>(n) == len) return;
+    data = static_cast<const char*>(data) + n;
+    len -= static_cast<std::size_t>(n);
+  }
   bufferevent_write(bev_, data, len);
   if (pending_output() > ctx_.limits.max_output_buffer) {
     log_warning("slow_client_dropped", {{"client", client_ip_}, {"buffered", pending_output()}});

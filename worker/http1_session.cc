@@ -288,18 +288,28 @@ void Http1Exchange::write_head(int status, const std::string& head_fields, long 
     head += "Connection: keep-alive\r\n";
   }
   head += "\r\n";
-  session_->connection().write(head.data(), head.size());
+  if (chunked_ || content_length <= 0) {
+    session_->connection().write(head.data(), head.size());
+  } else {
+    unsent_ = std::move(head);  // sent with the body in one write
+  }
 }
 
 void Http1Exchange::write_body(std::string_view data) {
   if (!session_ || data.empty()) return;
   Connection& c = session_->connection();
-  if (chunked_) {
+  if (!unsent_.empty()) {
+    unsent_.append(data);
+    c.write(unsent_.data(), unsent_.size());
+    unsent_.clear();
+  } else if (chunked_) {
+    // One write per chunk: with TCP_NODELAY each write can be a packet.
     char size_line[32];
     int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-    c.write(size_line, static_cast<std::size_t>(n));
-    c.write(data.data(), data.size());
-    c.write("\r\n", 2);
+    std::string framed;
+    framed.reserve(static_cast<std::size_t>(n) + data.size() + 2);
+    framed.append(size_line, static_cast<std::size_t>(n)).append(data).append("\r\n");
+    c.write(framed.data(), framed.size());
   } else {
     c.write(data.data(), data.size());
   }

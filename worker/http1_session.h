@@ -81,6 +81,7 @@ class Http1Exchange : public Exchange {
   bool keep_alive_;
   bool http10_;
   bool chunked_ = false;
+  std::string unsent_;  // a unary response's head, waiting for its body
 };
 
 }  // namespace genkit::http
