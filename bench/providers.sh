@@ -92,10 +92,12 @@ JOKE_P99=$(to_ms "$(grep -E '^ +99%' "$TMP/w2" | awk '{print $2}')")
 JOKE_REQS=$(grep -o '[0-9]* requests in' "$TMP/w2" | awk '{print $1}')
 CPU_MS=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" -v n="${JOKE_REQS:-1}" 'BEGIN{printf "%.4f", t*1000/hz/n}')
 
-echo "== 3. streaming: 64 concurrent /tell-story/stream vs the fake's own stream"
+echo "== 3. streaming: 64 concurrent /tell-story/stream vs the fake's own stream (after a warm-up round)"
+for _ in 1 2; do  # the first round warms both paths (connections, page faults); the second is measured
 /usr/bin/python3 bench/stream_probe.py 127.0.0.1 "$FAST" "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse" \
   '{"contents":[{"role":"user","parts":[{"text":"Write a short story about a cat"}]}]}' 64 "x-goog-api-key: bench" > "$TMP/s_direct" || true
 /usr/bin/python3 bench/stream_probe.py 127.0.0.1 "$SERVER_PORT" /tell-story/stream '{"topic":"a cat"}' 64 > "$TMP/s_server" || true
+done
 read -r DIRECT_P50 SERVER_P50 GAP_P50 < <(/usr/bin/python3 - "$TMP/s_direct" "$TMP/s_server" <<'PY'
 import json, statistics, sys
 def first(path):
