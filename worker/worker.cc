@@ -35,6 +35,16 @@ std::string peer_ip(const sockaddr* sa) {
   return buf;
 }
 
+// epoll's change list folds a del+add of the same fd within one loop turn
+// into one EPOLL_CTL_MOD: bufferevents and curl flip interest every request.
+event_base* new_event_base() {
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  event_base* base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  return base ? base : event_base_new();
+}
+
 std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
   if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
   OtlpOptions o;
@@ -51,7 +61,7 @@ SpanSink span_sink(OtlpExporter* exporter) {
 class Worker {
  public:
   explicit Worker(const WorkerSetup& setup)
-      : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free), base_(base_owner_.get()),
+      : setup_(setup), config_(*setup.config), base_owner_(new_event_base(), &event_base_free), base_(base_owner_.get()),
         loop_(base_),
         http_client_(loop_),
         exporter_(make_exporter(config_, loop_, http_client_)),

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "common/log.h"
 
@@ -49,17 +50,26 @@ struct HttpClient::Impl {
   ~Impl() {
     for (auto& [id, t] : transfers) {
       curl_multi_remove_handle(multi, t->easy);
-      cleanup(*t);
+      curl_slist_free_all(t->headers);
+      curl_easy_cleanup(t->easy);
     }
     transfers.clear();
+    for (CURL* e : idle_handles) curl_easy_cleanup(e);
     for (auto& [fd, ev] : sockets) event_free(ev);
     curl_multi_cleanup(multi);
     event_free(timer);
   }
 
-  static void cleanup(Transfer& t) {
-    curl_easy_cleanup(t.easy);
+  // Finished handles are kept (up to a few) and reset for the next call:
+  // cheaper than a fresh curl_easy_init() for every model request.
+  void cleanup(Transfer& t) {
     curl_slist_free_all(t.headers);
+    if (idle_handles.size() < kMaxIdleHandles) {
+      curl_easy_reset(t.easy);
+      idle_handles.push_back(t.easy);
+    } else {
+      curl_easy_cleanup(t.easy);
+    }
   }
 
   static size_t on_write(char* data, size_t size, size_t n, void* arg) {
@@ -159,6 +169,8 @@ struct HttpClient::Impl {
     }
   }
 
+  static constexpr std::size_t kMaxIdleHandles = 64;
+
   static void complete(Transfer& t, CURLcode code) {
     if (t.cancelled) return;
     auto done = std::move(t.done);
@@ -185,7 +197,13 @@ struct HttpClient::Impl {
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
     t->done = std::move(done);
-    CURL* e = curl_easy_init();
+    CURL* e = nullptr;
+    if (!idle_handles.empty()) {
+      e = idle_handles.back();
+      idle_handles.pop_back();
+    } else {
+      e = curl_easy_init();
+    }
     t->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->request.method.c_str());
@@ -247,6 +265,7 @@ struct HttpClient::Impl {
   event* timer = nullptr;
   std::map<curl_socket_t, event*> sockets;
   std::map<uint64_t, std::unique_ptr<Transfer>> transfers;
+  std::vector<CURL*> idle_handles;
   uint64_t next_id = 0;
 };
 
