@@ -17,6 +17,7 @@
 
 #include "common/net/http_client.h"
 #include "common/telemetry/otlp_exporter.h"
+#include "tests/unit/test_helpers.h"
 
 namespace genkit {
 namespace {
@@ -189,12 +190,7 @@ class Collector {
  public:
   explicit Collector(event_base* base) : base_(base), http_(evhttp_new(base)) {
     evhttp_set_gencb(http_, &Collector::on_request, this);
-    evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_, "127.0.0.1", 0);
-    EXPECT_NE(sock, nullptr);
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    port_ = testing_json::bind_loopback(http_);
   }
   ~Collector() {
     for (auto& d : delayed_) event_free(d->ev);

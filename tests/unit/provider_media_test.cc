@@ -18,6 +18,7 @@
 
 #include "common/models/upstream.h"
 #include "common/net/http_client.h"
+#include "tests/unit/test_helpers.h"
 
 namespace genkit {
 namespace {
@@ -29,12 +30,7 @@ class MediaServer {
  public:
   explicit MediaServer(event_base* base) : http_(evhttp_new(base)) {
     evhttp_set_gencb(http_, &MediaServer::on_request, this);
-    evhttp_bound_socket* sock = evhttp_bind_socket_with_handle(http_, "127.0.0.1", 0);
-    EXPECT_NE(sock, nullptr);
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    getsockname(evhttp_bound_socket_get_fd(sock), reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    port_ = testing_json::bind_loopback(http_);
     files_["/png"] = {"image/png", std::string("\x89PNG\r\n\x1a\n\0\x01", 10)};
     files_["/html"] = {"text/html; charset=utf-8", "<p>hi</p>"};
     files_["/zip"] = {"application/zip", "PK\x03\x04"};

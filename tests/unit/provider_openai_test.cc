@@ -6,19 +6,14 @@
 #include <vector>
 
 #include "common/models/openai_model.h"
-#include "tests/unit/test_json.h"
+#include "tests/unit/test_helpers.h"
 
 namespace genkit {
 namespace {
 
 using testing_json::parse;
 
-Message msg(Role role, std::vector<Part> parts) {
-  Message m;
-  m.role = role;
-  m.content = std::move(parts);
-  return m;
-}
+using testing_json::msg;
 
 TEST(OpenAiWire, BasicMessages) {
   ModelRequest req;

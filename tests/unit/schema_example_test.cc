@@ -6,7 +6,7 @@
 #include "common/schema/json_schema_validator.h"
 #include "common/schema/models.h"
 #include "common/schema/schema_example.h"
-#include "tests/unit/test_json.h"
+#include "tests/unit/test_helpers.h"
 
 namespace genkit {
 namespace {
