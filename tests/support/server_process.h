@@ -49,6 +49,8 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::string& error() const { return error_; }  // why spawn/wait_ready failed
+  // The server's working directory (empty, private to it; .env files go here).
+  const std::string& workdir() const { return workdir_; }
 
   bool signal(int sig) const;
   // Exit code, 128+signal if killed by a signal, nullopt on timeout.
