@@ -100,11 +100,10 @@ void Connection::close_now() {
 void Connection::on_destroy(int, short, void* arg) { delete static_cast<Connection*>(arg); }
 
 void Connection::begin_drain() {
-  if (session_) {
-    session_->begin_drain();
-  } else {
-    close_now();
-  }
+  if (session_) return session_->begin_drain();
+  // Accepted, but its first bytes are not read yet: its request is on the
+  // way. The session that reads it sees the drain and answers with a close.
+  arm_timer(1);
 }
 
 void Connection::resume_reading() {

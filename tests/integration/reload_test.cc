@@ -23,7 +23,11 @@ class RequestLoop {
       : thread_([this, port] {
           while (!stop_) {
             HttpResponse r = http_get(port, "/health");
-            (r.status == 200 ? ok_ : failed_)++;
+            if (r.status == 200) {
+              ++ok_;
+            } else if (failed_++ == 0) {
+              first_failure_ = std::to_string(r.status) + " " + r.reason;
+            }
           }
         }) {}
   ~RequestLoop() { finish(); }
@@ -33,10 +37,12 @@ class RequestLoop {
   }
   int ok() const { return ok_; }
   int failed() const { return failed_; }
+  std::string first_failure() const { return first_failure_; }  // read after finish()
 
  private:
   std::atomic<bool> stop_{false};
   std::atomic<int> ok_{0}, failed_{0};
+  std::string first_failure_;
   std::thread thread_;
 };
 
@@ -53,7 +59,7 @@ TEST(ReloadTest, SighupReplacesEveryWorkerWithoutFailingARequest) {
   std::this_thread::sleep_for(milliseconds(200));
   load.finish();
   EXPECT_GT(load.ok(), 0);
-  EXPECT_EQ(load.failed(), 0);
+  EXPECT_EQ(load.failed(), 0) << "first failure: " << load.first_failure();
   int new_generation = 0;
   for (const genkit::Json& e : server->events("worker_spawned")) new_generation += e["generation"].as_number() == 1;
   EXPECT_EQ(new_generation, 2);
