@@ -70,6 +70,7 @@ ActiveSpan::~ActiveSpan() { finish(); }
 std::shared_ptr<ActiveSpan> ActiveSpan::child(std::string name, std::string type, std::string subtype,
                                               std::string input_json) const {
   Span s;
+  if (!sink_) return std::make_shared<ActiveSpan>(sink_, std::move(s));  // nothing records it: no ids, no path
   s.trace_id = span_.trace_id;
   s.span_id = random_hex(8);
   s.parent_span_id = span_.span_id;
