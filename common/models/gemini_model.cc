@@ -45,6 +45,11 @@ class GeminiCall : public std::enable_shared_from_this<GeminiCall> {
             (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
     f.headers = {{"Content-Type", "application/json"}, {"x-goog-api-key", options_.api_key}};
     f.body = gemini_request_body(request_, media_).dump();
+    // The body holds everything now; thousands of calls may wait on the
+    // provider, so do not keep a second copy of the conversation.
+    request_.messages.clear();
+    media_parts_.clear();
+    media_.clear();
     f.timeout = options_.timeout;
     auto self = shared_from_this();
     if (stream) {

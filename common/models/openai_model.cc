@@ -24,6 +24,7 @@ class OpenAiCall : public std::enable_shared_from_this<OpenAiCall> {
     f.headers = {{"Content-Type", "application/json"}};
     if (!options_.api_key.empty()) f.headers.push_back({"Authorization", "Bearer " + options_.api_key});
     f.body = openai_request_body(model_id_, request_).dump();
+    request_ = ModelRequest{};  // the body holds it; keep in-flight calls small
     f.timeout = options_.timeout;
     auto self = shared_from_this();
     if (stream) f.on_data = [self](std::string_view bytes) { return self->on_stream_bytes(bytes); };
