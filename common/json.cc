@@ -65,7 +65,15 @@ std::string JsonView::dump() const {
   return out;
 }
 
-Json::Json() : node_(cJSON_CreateNull()) {}
+// A default Json holds no node: null is the commonest value (unset schemas,
+// tool data of text parts) and costs an allocation per object otherwise.
+// Reads of it see one shared, never-modified null node.
+const cJSON* Json::shared_null() {
+  static const cJSON* const kNull = cJSON_CreateNull();
+  return kNull;
+}
+
+Json::Json() : node_(nullptr) {}
 Json::~Json() { cJSON_Delete(node_); }
 Json::Json(const Json& other) : node_(cJSON_Duplicate(other.node_, true)) {}
 Json::Json(Json&& other) noexcept : node_(other.node_) { other.node_ = nullptr; }
@@ -85,7 +93,7 @@ Json& Json::operator=(Json&& other) noexcept {
   return *this;
 }
 
-Json Json::null() { return Json(cJSON_CreateNull()); }
+Json Json::null() { return Json(); }
 Json Json::object() { return Json(cJSON_CreateObject()); }
 Json Json::array() { return Json(cJSON_CreateArray()); }
 Json Json::string(std::string_view s) { return Json(cJSON_CreateString(std::string(s).c_str())); }
@@ -115,7 +123,7 @@ Result<Json> Json::parse(std::string_view text) {
 }
 
 cJSON* Json::release() {
-  cJSON* n = node_;
+  cJSON* n = node_ ? node_ : cJSON_CreateNull();
   node_ = nullptr;
   return n;
 }

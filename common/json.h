@@ -56,7 +56,7 @@ class JsonView {
 // Owning JSON value. Copy is deep; move is cheap.
 class Json {
  public:
-  Json();  // null
+  Json();  // null (allocates nothing)
   ~Json();
   Json(const Json& other);
   Json(Json&& other) noexcept;
@@ -73,7 +73,7 @@ class Json {
   // Parses exactly one JSON document (surrounding whitespace allowed).
   static Result<Json> parse(std::string_view text);
 
-  JsonView view() const { return JsonView(node_); }
+  JsonView view() const { return JsonView(node_ ? node_ : shared_null()); }
   operator JsonView() const { return view(); }  // NOLINT: a Json reads like a view
   JsonView operator[](std::string_view key) const { return view()[key]; }
 
@@ -88,8 +88,9 @@ class Json {
  private:
   explicit Json(cJSON* node) : node_(node) {}
   cJSON* release();
+  static const cJSON* shared_null();
 
-  cJSON* node_;
+  cJSON* node_;  // nullptr stands for JSON null
 };
 
 // JSON string literal (with quotes) for `s`, for hand-built fast paths.
