@@ -76,7 +76,7 @@ errors_of() {  # socket errors + non-2xx from a wrk report
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000} else print v }'; }
 
 echo "== 1. the fake alone: 1024 connections, 50 ms per call (bound 20480 req/s)"
-start_fake fast --workers 2 --delay-ms 50 --chunk-delay-ms 20
+start_fake fast --workers 2 --delay-ms 50 --chunk-delay-ms 20 --stamp-chunks
 FAST=$FAKE_PORT
 wrk -t2 -c1024 -d"${DUR}s" -s "$TMP/gemini.lua" "http://127.0.0.1:$FAST/v1beta/models/gemini-2.5-flash:generateContent" > "$TMP/w1" 2>&1 || true
 FAKE_RPS=$(wrk_field "Requests/sec" "$TMP/w1"); FAKE_ERR=$(errors_of "$TMP/w1")
@@ -100,12 +100,14 @@ for _ in 1 2; do  # the first round warms both paths (connections, page faults);
 done
 read -r DIRECT_P50 SERVER_P50 GAP_P50 < <(/usr/bin/python3 - "$TMP/s_direct" "$TMP/s_server" <<'PY'
 import json, statistics, sys
+# transit: from the fake's write of a stream's first event to its arrival at
+# the client (the fake stamps its send time into the event's text)
 def first(path):
     s = json.load(open(path))["streams"]
-    return statistics.median([a[0] for a in s if a])
+    return statistics.median([st["transit"][0] for st in s if st["transit"]])
 def gaps(path):
     s = json.load(open(path))["streams"]
-    g = [b - a for st in s for a, b in zip(st, st[1:-1])]  # chunk to chunk (not the final event)
+    g = [b - a for st in s for a, b in zip(st["arrivals"], st["arrivals"][1:-1])]  # chunk to chunk
     return statistics.median(g) if g else float("nan")
 print(f"{first(sys.argv[1]):.2f} {first(sys.argv[2]):.2f} {gaps(sys.argv[2]):.2f}")
 PY
@@ -149,6 +151,7 @@ printf '%-34s %10s   %-28s %s\n' "tell-joke errors" "$JOKE_ERR" "target 0" "$(pa
 printf '%-34s %10s   %-28s %s\n' "server CPU ms per request" "$CPU_MS" "target <= 0.1" "$(pass "$CPU_MS" "<=" 0.1)"
 printf '%-34s %10s   %-28s %s\n' "10k in flight: errors" "$C10K_ERR" "target 0 ($INFLIGHT in flight seen)" "$(pass "$C10K_ERR" "<=" 0)"
 printf '%-34s %10s   %-28s %s\n' "10k in flight: KB RSS per request" "$KB_PER_REQ" "target <= 20 (worst worker)" "$(pass "$KB_PER_REQ" "<=" 20)"
-printf '%-34s %10s   %-28s %s\n' "stream first chunk p50, ms" "$SERVER_P50" "fake alone $DIRECT_P50" ""
-printf '%-34s %10s   %-28s %s\n' "  added by the server (p50), ms" "$LAT_DELTA" "target <= 1" "$(pass "$LAT_DELTA" "<=" 1)"
+printf '%-34s %10s   %-28s %s\n' "stream first chunk, upstream write" "$SERVER_P50" "target <= 1 (p50, 64 streams)" "$(pass "$SERVER_P50" "<=" 1)"
+printf '%-34s %10s   %-28s %s\n' "  to client arrival, ms" "" "client reading the fake directly: $DIRECT_P50" ""
+printf '%-34s %10s   %-28s %s\n' "  of which the server, ms" "$LAT_DELTA" "(the difference)" ""
 printf '%-34s %10s   %-28s %s\n' "stream chunk gap p50, ms" "$GAP_P50" "fake sends every 20 ms" "$(pass "$GAP_P50" ">=" 15)"

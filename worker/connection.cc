@@ -1,11 +1,10 @@
 #include "worker/connection.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,70 +18,108 @@ namespace {
 constexpr char kHttp2Preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr std::size_t kHttp2PrefaceLen = sizeof(kHttp2Preface) - 1;
 
+// While a response is pending, a pipelining client can buffer at most this
+// much before we stop reading its socket.
+constexpr std::size_t kMaxBufferedInput = 256 * 1024;
+
+// A worker is one thread: every connection reads through this buffer, and
+// only bytes a session leaves unconsumed are copied into the connection.
+char g_read_buffer[16 * 1024];
+
+bool transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
 }  // namespace
 
 void Connection::accept(ServerContext& ctx, int fd, const std::string& client_ip) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  new Connection(ctx, fd, client_ip);  // owns itself; freed in destroy()
+  new Connection(ctx, fd, client_ip);  // owns itself; freed in on_destroy()
 }
 
 Connection::Connection(ServerContext& ctx, int fd, std::string client_ip)
-    : ctx_(ctx),
-      bev_(bufferevent_socket_new(ctx.base, fd, BEV_OPT_CLOSE_ON_FREE)),
-      timer_(evtimer_new(ctx.base, &Connection::on_timer, this)),
-      client_ip_(std::move(client_ip)) {
+    : ctx_(ctx), fd_(fd), client_ip_(std::move(client_ip)) {
   ++ctx_.open_connections;
   ctx_.connections.insert(this);
-  bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_write, &Connection::on_event, this);
-  // Bounded input: while a response is pending, a pipelining client can
-  // buffer at most this much before we stop reading its socket.
-  bufferevent_setwatermark(bev_, EV_READ, 0, 256 * 1024);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  event_assign(&read_ev_, ctx.base, fd, EV_READ | EV_PERSIST, &Connection::on_readable, this);
+  event_assign(&write_ev_, ctx.base, fd, EV_WRITE | EV_PERSIST, &Connection::on_writable, this);
+  evtimer_assign(&timer_, ctx.base, &Connection::on_timer, this);
+  set_reading(true);
   arm_timer(ctx_.limits.read_timeout_s);
 }
 
 Connection::~Connection() {
-  event_free(timer_);
-  bufferevent_free(bev_);
+  event_del(&read_ev_);
+  event_del(&write_ev_);
+  event_del(&timer_);
+  session_.reset();
+  close(fd_);
   --ctx_.open_connections;
   ctx_.connections.erase(this);
   if (ctx_.on_connection_closed) ctx_.on_connection_closed();
 }
 
+void Connection::set_reading(bool on) {
+  if (on == reading_) return;
+  reading_ = on;
+  if (on) {
+    event_add(&read_ev_, nullptr);
+  } else {
+    event_del(&read_ev_);
+  }
+}
+
 void Connection::write(const void* data, std::size_t len) {
   if (dead_ || len == 0) return;
   // Nothing queued: try the socket first. A small response then costs one
-  // send(2) and no write-event registration (two epoll_ctl calls saved).
+  // send(2) and no write-event registration.
   if (pending_output() == 0) {
-    ssize_t n = send(bufferevent_getfd(bev_), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send(fd_, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return close_now();
+      if (!transient(errno)) return close_now();
       n = 0;
     }
     if (static_cast<std::size_t>(n) == len) return;
     data = static_cast<const char*>(data) + n;
     len -= static_cast<std::size_t>(n);
   }
-  bufferevent_write(bev_, data, len);
+  out_.append(static_cast<const char*>(data), len);
   if (pending_output() > ctx_.limits.max_output_buffer) {
     log_warning("slow_client_dropped", {{"client", client_ip_}, {"buffered", pending_output()}});
-    close_now();
+    return close_now();
+  }
+  if (!writing_) {
+    writing_ = true;
+    event_add(&write_ev_, nullptr);
   }
 }
 
-std::size_t Connection::pending_output() const { return evbuffer_get_length(bufferevent_get_output(bev_)); }
+void Connection::flush() {
+  while (pending_output() > 0) {
+    ssize_t n = send(fd_, out_.data() + out_sent_, pending_output(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (transient(errno)) return;
+      return close_now();
+    }
+    out_sent_ += static_cast<std::size_t>(n);
+  }
+  std::string().swap(out_);  // a long stream's buffer is not kept while it waits
+  out_sent_ = 0;
+  writing_ = false;
+  event_del(&write_ev_);
+  if (closing_) return close_now();
+  if (session_) session_->on_output_drained();
+}
 
 void Connection::arm_timer(int seconds) {
   timeval tv{seconds, 0};
-  evtimer_add(timer_, &tv);
+  evtimer_add(&timer_, &tv);
 }
 
-void Connection::disarm_timer() { evtimer_del(timer_); }
+void Connection::disarm_timer() { evtimer_del(&timer_); }
 
 void Connection::close_after_write() {
   closing_ = true;
-  bufferevent_disable(bev_, EV_READ);
+  set_reading(false);
   if (pending_output() == 0) close_now();
 }
 
@@ -90,8 +127,9 @@ void Connection::close_now() {
   if (dead_) return;
   dead_ = true;
   if (session_) session_->on_close();
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
-  evtimer_del(timer_);
+  set_reading(false);
+  event_del(&write_ev_);
+  evtimer_del(&timer_);
   // Freed on the next loop iteration: the caller may be a method of our own
   // session, still on the stack.
   event_base_once(ctx_.base, -1, EV_TIMEOUT, &Connection::on_destroy, this, nullptr);
@@ -107,17 +145,13 @@ void Connection::begin_drain() {
 }
 
 void Connection::resume_reading() {
-  if (dead_ || closing_ || !session_) return;
-  evbuffer* input = bufferevent_get_input(bev_);
-  if (evbuffer_get_length(input) > 0) session_->on_data(input);
+  if (dead_ || closing_ || !session_ || in_.empty()) return;
+  feed_buffered();
 }
 
-void Connection::choose_protocol(evbuffer* input) {
-  std::size_t have = evbuffer_get_length(input);
-  std::size_t n = have < kHttp2PrefaceLen ? have : kHttp2PrefaceLen;
-  unsigned char head[kHttp2PrefaceLen];
-  evbuffer_copyout(input, head, n);
-  if (std::memcmp(head, kHttp2Preface, n) == 0) {
+void Connection::choose_protocol() {
+  std::size_t n = in_.size() < kHttp2PrefaceLen ? in_.size() : kHttp2PrefaceLen;
+  if (std::memcmp(in_.data(), kHttp2Preface, n) == 0) {
     if (n < kHttp2PrefaceLen) return;  // could still be the preface: wait for more
     // h2c prior knowledge: the nghttp2 session plugs in here.
     log_info("http2_not_enabled", {{"client", client_ip_}});
@@ -126,24 +160,45 @@ void Connection::choose_protocol(evbuffer* input) {
   session_ = std::make_unique<Http1Session>(*this);
 }
 
-void Connection::on_read(bufferevent* bev, void* arg) {
+// Offers the buffered input to the session and keeps what it leaves.
+void Connection::feed_buffered() {
+  if (!session_) choose_protocol();
+  if (!session_ || dead_) return;
+  std::size_t used = session_->on_data(in_);
+  if (dead_ || closing_) return;
+  if (used == in_.size()) {
+    std::string().swap(in_);  // nothing kept while the request is processed
+  } else {
+    in_.erase(0, used);
+  }
+  set_reading(in_.size() < kMaxBufferedInput);
+}
+
+void Connection::deliver(std::string_view data) {
+  if (session_ && in_.empty()) {
+    // The usual case: the session parses straight from the read buffer.
+    std::size_t used = session_->on_data(data);
+    if (dead_ || closing_ || used == data.size()) return;
+    in_.assign(data.substr(used));
+    set_reading(in_.size() < kMaxBufferedInput);
+    return;
+  }
+  in_.append(data);
+  feed_buffered();
+}
+
+void Connection::on_readable(int, short, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (self->dead_ || self->closing_) return;
-  evbuffer* input = bufferevent_get_input(bev);
-  if (!self->session_) self->choose_protocol(input);
-  if (self->session_ && !self->dead_) self->session_->on_data(input);
+  ssize_t n = recv(self->fd_, g_read_buffer, sizeof g_read_buffer, MSG_DONTWAIT);
+  if (n > 0) return self->deliver(std::string_view(g_read_buffer, static_cast<std::size_t>(n)));
+  if (n < 0 && transient(errno)) return;
+  self->close_now();  // end of stream, or a reset
 }
 
-void Connection::on_write(bufferevent*, void* arg) {
+void Connection::on_writable(int, short, void* arg) {
   auto* self = static_cast<Connection*>(arg);
-  if (self->dead_) return;
-  if (self->closing_) return self->close_now();
-  if (self->session_) self->session_->on_output_drained();
-}
-
-void Connection::on_event(bufferevent*, short what, void* arg) {
-  auto* self = static_cast<Connection*>(arg);
-  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->close_now();
+  if (!self->dead_) self->flush();
 }
 
 void Connection::on_timer(int, short, void* arg) {

@@ -1,16 +1,17 @@
-// One accepted TCP connection: the bufferevent, its timers, and the protocol
-// session chosen from the first bytes (HTTP/1.1 now; an HTTP/2 session sits
-// beside it once the 24-byte client preface is recognised).
+// One accepted TCP connection: its socket events, input and output buffers,
+// timer, and the protocol session chosen from the first bytes (HTTP/1.1 now;
+// an HTTP/2 session sits beside it once the 24-byte client preface is
+// recognised). Plain events rather than a bufferevent: an idle or waiting
+// connection then holds no buffer memory, and a read is one recv(2).
 #pragma once
+
+#include <event2/event_struct.h>
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "worker/server_context.h"
-
-struct bufferevent;
-struct evbuffer;
-struct event;
 
 namespace genkit::http {
 
@@ -20,11 +21,13 @@ class Connection;
 class Session {
  public:
   virtual ~Session() = default;
-  virtual void on_data(evbuffer* input) = 0;  // new bytes arrived
-  virtual void on_output_drained() = 0;        // everything written so far reached the socket
-  virtual void on_close() = 0;                 // the connection is going away
-  virtual void on_timeout() = 0;               // the connection timer fired
-  virtual void begin_drain() = 0;              // finish what is in flight, take nothing new
+  // New input; returns how many bytes it consumed. The rest stays buffered
+  // and is offered again by Connection::resume_reading().
+  virtual std::size_t on_data(std::string_view input) = 0;
+  virtual void on_output_drained() = 0;  // everything written so far reached the socket
+  virtual void on_close() = 0;           // the connection is going away
+  virtual void on_timeout() = 0;         // the connection timer fired
+  virtual void begin_drain() = 0;        // finish what is in flight, take nothing new
 };
 
 class Connection {
@@ -36,30 +39,40 @@ class Connection {
   const std::string& client_ip() const { return client_ip_; }
 
   void write(const void* data, std::size_t len);
-  std::size_t pending_output() const;
-  void arm_timer(int seconds);          // (re)start the connection timer
+  std::size_t pending_output() const { return out_.size() - out_sent_; }
+  void arm_timer(int seconds);  // (re)start the connection timer
   void disarm_timer();
-  void close_after_write();             // flush, then close
-  void close_now();                     // the client is gone or misbehaved
+  void close_after_write();  // flush, then close
+  void close_now();          // the client is gone or misbehaved
   void begin_drain();
-  void resume_reading();                // parse input buffered while a response was pending
+  void resume_reading();  // offer input buffered while a response was pending
 
  private:
   Connection(ServerContext& ctx, int fd, std::string client_ip);
   ~Connection();
 
-  static void on_read(bufferevent* bev, void* arg);
-  static void on_write(bufferevent* bev, void* arg);
-  static void on_event(bufferevent* bev, short what, void* arg);
+  static void on_readable(int, short, void* arg);
+  static void on_writable(int, short, void* arg);
   static void on_timer(int, short, void* arg);
   static void on_destroy(int, short, void* arg);
-  void choose_protocol(evbuffer* input);
+  void deliver(std::string_view data);
+  void feed_buffered();
+  void choose_protocol();
+  void flush();
+  void set_reading(bool on);
 
   ServerContext& ctx_;
-  bufferevent* bev_;
-  event* timer_;
+  int fd_;
+  event read_ev_;
+  event write_ev_;
+  event timer_;
   std::string client_ip_;
   std::unique_ptr<Session> session_;
+  std::string in_;   // received, not consumed by the session yet
+  std::string out_;  // written by the session, not taken by the socket yet
+  std::size_t out_sent_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
   bool closing_ = false;
   bool dead_ = false;
 };

@@ -1,6 +1,5 @@
 #include "worker/http1_session.h"
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include <algorithm>
@@ -60,39 +59,41 @@ const http_parser_settings& Http1Session::settings() {
   return s;
 }
 
-Http1Session::Http1Session(Connection& conn)
-    : conn_(conn), resume_ev_(event_new(conn.context().base, -1, 0, &Http1Session::on_resume, this)) {
+Http1Session::Http1Session(Connection& conn) : conn_(conn) {
+  event_assign(&resume_ev_, conn.context().base, -1, 0, &Http1Session::on_resume, this);
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
 }
 
 Http1Session::~Http1Session() {
   if (active_) active_->detach();
-  event_free(resume_ev_);
+  event_del(&resume_ev_);
 }
 
-void Http1Session::on_data(evbuffer* input) {
-  if (state_ == State::kProcessing || state_ == State::kClosing) return;
-  parse(input);
-}
-
-void Http1Session::parse(evbuffer* input) {
-  while (state_ == State::kIdle || state_ == State::kReading) {
-    evbuffer_iovec chunk;
-    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+std::size_t Http1Session::on_data(std::string_view input) {
+  std::size_t used = 0;
+  while ((state_ == State::kIdle || state_ == State::kReading) && used < input.size()) {
+    std::size_t offered = input.size() - used;
     in_parser_ = true;
-    std::size_t n = http_parser_execute(&parser_, &settings(), static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    std::size_t n = http_parser_execute(&parser_, &settings(), input.data() + used, offered);
     in_parser_ = false;
-    evbuffer_drain(input, n);
+    used += n;
     http_errno err = HTTP_PARSER_ERRNO(&parser_);
     if (err == HPE_PAUSED) continue;  // state decides whether we go on
     if (err != HPE_OK) {
-      if (state_ == State::kClosing) return;  // already answered (413)
-      if (err == HPE_HEADER_OVERFLOW) return reject(431, "request headers are too large");
-      return reject(400, std::string("malformed HTTP request: ") + http_errno_description(err));
+      // The connection closes after the answer: the rest is not wanted.
+      if (state_ != State::kClosing) {  // (413 was already answered)
+        if (err == HPE_HEADER_OVERFLOW) {
+          reject(431, "request headers are too large");
+        } else {
+          reject(400, std::string("malformed HTTP request: ") + http_errno_description(err));
+        }
+      }
+      return input.size();
     }
-    if (n < chunk.iov_len) return;  // defensive: the parser stopped without saying why
+    if (n < offered) break;  // defensive: the parser stopped without saying why
   }
+  return used;
 }
 
 int Http1Session::on_message_begin(http_parser* p) {
@@ -213,7 +214,7 @@ void Http1Session::exchange_done(Http1Exchange* exchange, bool keep_alive) {
   if (!in_parser_) {
     // Pipelined bytes may already be buffered: parse them on the next tick.
     http_parser_pause(&parser_, 0);
-    event_active(resume_ev_, 0, 0);
+    event_active(&resume_ev_, 0, 0);
   }
 }
 

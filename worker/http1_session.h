@@ -11,8 +11,6 @@
 #include "worker/connection.h"
 #include "worker/exchange.h"
 
-struct event;
-
 namespace genkit::http {
 
 class Http1Exchange;
@@ -22,7 +20,7 @@ class Http1Session : public Session {
   explicit Http1Session(Connection& conn);
   ~Http1Session() override;
 
-  void on_data(evbuffer* input) override;
+  std::size_t on_data(std::string_view input) override;
   void on_output_drained() override {}
   void on_close() override;
   void on_timeout() override;
@@ -46,7 +44,6 @@ class Http1Session : public Session {
   static void on_resume(int, short, void* arg);
   static const http_parser_settings& settings();
 
-  void parse(evbuffer* input);
   void finish_header();
   void reject(int status, const std::string& detail);  // respond, then close
   void dispatch();
@@ -63,7 +60,7 @@ class Http1Session : public Session {
   bool draining_ = false;
   bool in_parser_ = false;
   std::shared_ptr<Http1Exchange> active_;
-  event* resume_ev_;
+  event resume_ev_;  // parses pipelined input once a response is done
 };
 
 class Http1Exchange : public Exchange {

@@ -36,7 +36,7 @@ std::string peer_ip(const sockaddr* sa) {
 }
 
 // epoll's change list folds a del+add of the same fd within one loop turn
-// into one EPOLL_CTL_MOD: bufferevents and curl flip interest every request.
+// into one EPOLL_CTL_MOD: connections and curl flip interest every request.
 event_base* new_event_base() {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);

@@ -27,7 +27,7 @@ namespace {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "fake_llm: %s\nusage: fake_llm [--port N] [--workers N] [--delay-ms D] [--chunk-delay-ms C] "
-               "[--record] [--verbose] [--no-pin]\n",
+               "[--record] [--verbose] [--no-pin] [--stamp-chunks]\n",
                why);
   std::exit(2);
 }
@@ -50,6 +50,7 @@ fake::Options parse_args(int argc, char** argv) {
     else if (a == "--record") o.record = true;
     else if (a == "--verbose") o.verbose = true;
     else if (a == "--no-pin") o.pin = false;
+    else if (a == "--stamp-chunks") o.stamp_chunks = true;
     else usage(("unknown argument " + a).c_str());
   }
   return o;

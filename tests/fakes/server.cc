@@ -3,6 +3,7 @@
 
 #include <event2/event_struct.h>
 #include <event2/listener.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +23,21 @@ namespace {
 constexpr size_t kBigSize = 30u * 1024 * 1024;
 constexpr size_t kBlock = 64 * 1024;
 char g_block[kBlock];  // byte i of big.bin is (i & 0xff)
+
+// --stamp-chunks: the first text of an SSE event starts with its send time,
+// "[sent <CLOCK_MONOTONIC µs>us] ", so a client on this machine can tell how
+// long the event took to reach it (through a proxy or not).
+void stamp(std::string* event) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  std::string mark = "[sent " + std::to_string(int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000) + "us] ";
+  for (std::string_view key : {std::string_view("\"text\":\""), std::string_view("\"content\":\"")}) {
+    if (size_t at = event->find(key); at != std::string::npos) {
+      event->insert(at + key.size(), mark);
+      return;
+    }
+  }
+}
 
 // A reply not sent from inside the request handler: delayed, streamed,
 // hung, or a big download.
@@ -68,7 +84,9 @@ struct Pending : Exchange {
     }
     const Options& opt = state().opt;
     while (next < plan.events.size() && conn->alive()) {
-      conn->send(plan.events[next++]);  // one write() per event
+      std::string& ev = plan.events[next++];
+      if (opt.stamp_chunks) stamp(&ev);
+      conn->send(ev);  // one write() per event
       if (next < plan.events.size() && opt.chunk_delay_ms > 0) {
         return wait_ms(opt.chunk_delay_ms, state().chunk_tv, opt.chunk_delay_ms);
       }

@@ -23,6 +23,7 @@ struct Options {
   int chunk_delay_ms = 0;
   bool record = false;
   bool verbose = false;
+  bool stamp_chunks = false;  // --stamp-chunks: SSE text carries its send time
   bool pin = true;  // --workers: pin worker i to the i-th allowed CPU (--no-pin: don't)
 };
 

@@ -144,6 +144,74 @@ TEST_F(HttpProtocolTest, PipelinedRequestAfterAStreamWaitsForTheStream) {
   EXPECT_EQ(h->status, 200);
 }
 
+TEST_F(HttpProtocolTest, ManyPipelinedRequestsToALateReaderAreAllAnsweredInOrder) {
+  // Far more than one read of input (the worker reads 16 KiB at a time and
+  // stops reading at 256 KiB buffered), answered into a socket the client
+  // does not drain until it has sent everything: the server must keep the
+  // unparsed rest, resume after each response and queue what the socket
+  // will not take yet, without losing or reordering a byte.
+  constexpr int kRequests = 4000;
+  HttpClient c;
+  c.set_receive_buffer(4096);
+  ASSERT_TRUE(c.connect(port())) << c.error();
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) {
+    std::vector<std::pair<std::string, std::string>> h = {{"X-Request-ID", "many-" + std::to_string(i)}};
+    batch += i % 2 ? build_request("GET", "/health", {}, h)
+                   : build_request("POST", "/tell-joke", json_with("name", "p" + std::to_string(i)), h);
+  }
+  ASSERT_GT(batch.size(), 256u * 1024) << "the batch should outgrow the server's input bound";
+  ASSERT_TRUE(c.send_raw(batch, milliseconds(20000))) << c.error();
+  std::this_thread::sleep_for(milliseconds(200));
+  for (int i = 0; i < kRequests; ++i) {
+    std::optional<HttpResponse> r = c.read_response();
+    ASSERT_TRUE(r) << "response " << i << ": " << c.error();
+    ASSERT_EQ(r->header("x-request-id").value_or(""), "many-" + std::to_string(i));
+    ASSERT_EQ(r->status, 200) << r->body;
+    if (i % 2 == 0) {
+      ASSERT_NE(r->body.find("about p" + std::to_string(i) + " "), std::string::npos) << r->body;
+    }
+  }
+}
+
+// A server whose responses can outgrow the kernel's socket buffers: the
+// debug-only OpenAPI document is several KiB.
+class LateReaderTest : public SharedServerTest<LateReaderTest> {
+ public:
+  static ServerOptions options() {
+    ServerOptions o;
+    o.env = {{"DEBUG", "true"}, {"LOG_FORMAT", "json"}};
+    return o;
+  }
+};
+
+TEST_F(LateReaderTest, ResponsesBeyondTheSocketBuffersAreQueuedAndDeliveredWhole) {
+  // More bytes of responses than the kernel buffers on both sides hold (the
+  // server's send buffer grows to 4 MiB): the rest waits in the connection
+  // and must be written out as the client reads, in order, byte for byte.
+  HttpClient probe(port());
+  std::optional<HttpResponse> doc = probe.request("GET", "/openapi.json");
+  ASSERT_TRUE(doc) << probe.error();
+  ASSERT_EQ(doc->status, 200);
+  const std::size_t requests = (6u << 20) / doc->body.size() + 1;
+  HttpClient c;
+  c.set_receive_buffer(4096);
+  ASSERT_TRUE(c.connect(port())) << c.error();
+  std::string batch;
+  for (std::size_t i = 0; i < requests; ++i) {
+    batch += build_request("GET", "/openapi.json", {}, {{"X-Request-ID", "late-" + std::to_string(i)}});
+  }
+  ASSERT_TRUE(c.send_raw(batch)) << c.error();
+  std::this_thread::sleep_for(milliseconds(300));
+  for (std::size_t i = 0; i < requests; ++i) {
+    std::optional<HttpResponse> r = c.read_response();
+    ASSERT_TRUE(r) << "response " << i << " of " << requests << ": " << c.error();
+    ASSERT_EQ(r->header("x-request-id").value_or(""), "late-" + std::to_string(i));
+    ASSERT_EQ(r->status, 200);
+    ASSERT_EQ(r->body, doc->body) << "response " << i;
+  }
+}
+
 TEST_F(HttpProtocolTest, ConnectionCloseIsHonoured) {
   HttpClient c(port());
   std::optional<HttpResponse> r = c.request("GET", "/health", {}, {{"Connection", "close"}});

@@ -66,6 +66,7 @@ HttpClient& HttpClient::operator=(HttpClient&& other) noexcept {
   if (this == &other) return *this;
   close();
   fd_ = std::exchange(other.fd_, -1);
+  receive_buffer_ = other.receive_buffer_;
   eof_ = other.eof_;
   buf_ = std::move(other.buf_);
   error_ = std::move(other.error_);
@@ -90,6 +91,7 @@ bool HttpClient::connect(int port, milliseconds timeout) {
   if (fd_ < 0) return fail(std::string("socket: ") + std::strerror(errno));
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (receive_buffer_ > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_, sizeof receive_buffer_);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

@@ -59,6 +59,9 @@ class HttpClient {
   HttpClient& operator=(HttpClient&& other) noexcept;
 
   bool connect(int port, milliseconds timeout = kDefaultTimeout);
+  // A small SO_RCVBUF for the next connect(): the server then meets a full
+  // socket sooner (partial writes, buffered output).
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
   bool connected() const { return fd_ >= 0; }
   void close();
   const std::string& error() const { return error_; }  // why the last call failed
@@ -87,6 +90,7 @@ class HttpClient {
   bool wait_closed(milliseconds timeout = kDefaultTimeout);
 
  private:
+  int receive_buffer_ = 0;
   enum class BodyMode { kNone, kLength, kChunked, kUntilClose, kDone };
 
   bool fill(Clock::time_point deadline);  // reads more bytes into buf_; false on EOF/error/timeout
