@@ -55,21 +55,37 @@ struct HttpClient::Impl {
     }
     transfers.clear();
     for (CURL* e : idle_handles) curl_easy_cleanup(e);
-    for (auto& [fd, ev] : sockets) event_free(ev);
-    curl_multi_cleanup(multi);
+    curl_multi_cleanup(multi);  // removes (and so frees) every socket's event
     event_free(timer);
   }
 
-  // Finished handles are kept (up to a few) and reset for the next call:
-  // cheaper than a fresh curl_easy_init() for every model request.
+  // Finished handles are kept (up to a few) for the next call, options and
+  // all: cheaper than curl_easy_init() or curl_easy_reset() and twenty
+  // setopt calls for every model request. start() sets every option that
+  // differs between requests.
   void cleanup(Transfer& t) {
     curl_slist_free_all(t.headers);
+    t.headers = nullptr;
     if (idle_handles.size() < kMaxIdleHandles) {
-      curl_easy_reset(t.easy);
       idle_handles.push_back(t.easy);
     } else {
       curl_easy_cleanup(t.easy);
     }
+  }
+
+  // Options that are the same for every request of this client.
+  static CURL* new_handle() {
+    CURL* e = curl_easy_init();
+    if (e == nullptr) return nullptr;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::on_write);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);  // the minimum; curl's default is 64 KiB
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    return e;
   }
 
   static size_t on_write(char* data, size_t size, size_t n, void* arg) {
@@ -92,27 +108,29 @@ struct HttpClient::Impl {
     return len;
   }
 
-  // curl tells us which sockets to watch; we map them onto libevent events.
-  static int on_socket(CURL*, curl_socket_t fd, int what, void* arg, void*) {
+  // curl tells us which sockets to watch; each gets one libevent event,
+  // kept with the socket (curl_multi_assign) and re-armed in place.
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* arg, void* socket_data) {
     auto* self = static_cast<Impl*>(arg);
-    auto it = self->sockets.find(fd);
+    auto* ev = static_cast<event*>(socket_data);
     if (what == CURL_POLL_REMOVE) {
-      if (it != self->sockets.end()) {
-        event_free(it->second);
-        self->sockets.erase(it);
+      if (ev != nullptr) {
+        event_free(ev);
+        curl_multi_assign(self->multi, fd, nullptr);
       }
       return 0;
     }
     short kind = EV_PERSIST;
     if (what & CURL_POLL_IN) kind |= EV_READ;
     if (what & CURL_POLL_OUT) kind |= EV_WRITE;
-    if (it != self->sockets.end()) {
-      event_free(it->second);
-      self->sockets.erase(it);
+    if (ev == nullptr) {
+      ev = event_new(self->loop.base(), fd, kind, &Impl::on_event, self);
+      curl_multi_assign(self->multi, fd, ev);
+    } else {
+      event_del(ev);
+      event_assign(ev, self->loop.base(), fd, kind, &Impl::on_event, self);
     }
-    event* ev = event_new(self->loop.base(), fd, kind, &Impl::on_event, self);
     event_add(ev, nullptr);
-    self->sockets[fd] = ev;
     return 0;
   }
 
@@ -202,36 +220,36 @@ struct HttpClient::Impl {
       e = idle_handles.back();
       idle_handles.pop_back();
     } else {
-      e = curl_easy_init();
+      e = new_handle();
     }
+    if (e == nullptr) return t->done(Status(Code::kUnavailable, "the upstream call failed: out of memory"));
     t->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->request.method.c_str());
-    if (t->request.method == "POST" || !t->request.body.empty()) {
-      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
+    const HttpFetch& r = t->request;
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());  // (curl keeps its own copy)
+    if (r.method == "POST" || !r.body.empty()) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    } else {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    for (const auto& [k, v] : t->request.headers) t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+    bool plain = r.method == "POST" || r.method == "GET";
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, plain ? nullptr : r.method.c_str());
+    for (const auto& [k, v] : r.headers) t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
     // No "Expect: 100-continue" round trip for our small JSON bodies.
     t->headers = curl_slist_append(t->headers, "Expect:");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(10000, static_cast<long>(t->request.timeout.count())));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(10000, static_cast<long>(r.timeout.count())));
     // Waiting to multiplex only pays off where HTTP/2 is possible (TLS); on
     // plain http it would hold a burst behind the first reply.
-    if (t->request.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, t->request.receive_buffer);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);  // the minimum; curl's default is 64 KiB
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, r.url.rfind("https://", 0) == 0 ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, r.receive_buffer);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    // What curl copied is not kept twice while the call is in flight.
+    t->request.url = std::string();
+    t->request.headers = {};
     uint64_t id = t->id = ++next_id;
     transfers[id] = std::move(t);
     // Ids, not pointers: a late cancel must not touch a finished transfer;
@@ -263,7 +281,6 @@ struct HttpClient::Impl {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   CURLM* multi = nullptr;
   event* timer = nullptr;
-  std::map<curl_socket_t, event*> sockets;
   std::map<uint64_t, std::unique_ptr<Transfer>> transfers;
   std::vector<CURL*> idle_handles;
   uint64_t next_id = 0;

@@ -248,6 +248,39 @@ TEST_F(HttpClientTest, PostRoundTrip) {
   EXPECT_EQ(server_->seen[0].body, R"({"hello":"world"})");
 }
 
+TEST_F(HttpClientTest, ReusedHandlesCarryNothingFromTheirLastRequest) {
+  // Finished handles are reused without curl_easy_reset: a GET after a POST
+  // must not resend the body or the headers, a POST after a GET must post,
+  // and a buffered reply must not follow a streamed one.
+  HttpFetch post;
+  post.url = server_->url("/echo");
+  post.headers = {{"X-Test", "first"}};
+  post.body = "payload";
+  post.timeout = milliseconds(5000);
+  std::string streamed;
+  post.on_data = [&](std::string_view d) {
+    streamed.append(d);
+    return true;
+  };
+  ASSERT_TRUE(fetch(post).ok());
+  EXPECT_EQ(streamed, "POST:payload");
+  Result<HttpFetchResult> g = fetch(get(server_->url("/echo")));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(g->body, "GET:");
+  post.on_data = nullptr;
+  post.headers = {};
+  post.body = "again";
+  Result<HttpFetchResult> p2 = fetch(post);
+  ASSERT_TRUE(p2.ok()) << p2.status().message();
+  EXPECT_EQ(p2->body, "POST:again");
+  ASSERT_EQ(server_->seen.size(), 3u);
+  EXPECT_EQ(server_->seen[1].method, "GET");
+  EXPECT_EQ(server_->seen[1].body, "");
+  EXPECT_EQ(server_->seen[1].x_test, "") << "headers of the previous request leaked into the next";
+  EXPECT_EQ(server_->seen[2].method, "POST");
+  EXPECT_EQ(server_->seen[2].x_test, "");
+}
+
 TEST_F(HttpClientTest, ErrorStatusIsAResultNotAFailure) {
   Result<HttpFetchResult> r = fetch(get(server_->url("/nowhere")));
   ASSERT_TRUE(r.ok()) << r.status().message();
