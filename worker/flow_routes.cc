@@ -121,8 +121,8 @@ void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Ex
     r.body = shape(std::move(out).value(), ex->request(), raw.view()).dump();
     ex->respond(std::move(r));
   };
-  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs),
-           trace_context(ex->request()));
+  run_validated_flow(app.runtime, *action, std::move(input).value(), Json::object(), ex->cancel_token(),
+                     std::move(obs), trace_context(ex->request()));
 }
 
 std::string sse_event(const std::string& json) { return "data: " + json + "\n\n"; }
@@ -161,10 +161,9 @@ void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<E
     ex->write_stream(sse_event("{\"done\": true, " + json_quote(key) + ": " + out->dump() + "}"));
     ex->end_stream();
   };
-  run_flow(app.runtime, *action, input->view(), Json::object(), ex->cancel_token(), std::move(obs),
-           trace_context(ex->request()));
-  // Validation failures were answered synchronously; otherwise open the stream now.
-  start_sse(ex);
+  run_validated_flow(app.runtime, *action, std::move(input).value(), Json::object(), ex->cancel_token(),
+                     std::move(obs), trace_context(ex->request()));
+  start_sse(ex);  // (a flow that fails at once has answered already)
 }
 
 }  // namespace

@@ -51,11 +51,17 @@ std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_in
     observer.on_done(input.status());
     return "";
   }
+  return run_validated_flow(runtime, action, std::move(input).value(), std::move(context), std::move(cancel),
+                            std::move(observer), trace);
+}
+
+std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
+                               CancelToken cancel, FlowObserver observer, const TraceContext& trace) {
   const SpanSink& sink = runtime.options().span_sink;
-  auto span = start_root_span(sink, action.name, "flow", sink ? input->dump() : "", trace.trace_id,
+  auto span = start_root_span(sink, action.name, "flow", sink ? input.dump() : "", trace.trace_id,
                               trace.parent_span_id);
   std::string trace_id = span->span().trace_id;
-  auto run = std::make_shared<FlowRun>(runtime, action, std::move(input).value(), std::move(context),
+  auto run = std::make_shared<FlowRun>(runtime, action, std::move(input), std::move(context),
                                        std::move(cancel), std::move(span), std::move(observer));
   action.fn(run);
   return trace_id;

@@ -68,4 +68,9 @@ class FlowRun : public std::enable_shared_from_this<FlowRun> {
 std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_input, Json context,
                      CancelToken cancel, FlowObserver observer, const TraceContext& trace = {});
 
+// Runs the flow on an input run_flow would have produced: already validated
+// against the flow's input schema, defaults applied. Returns the trace id.
+std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
+                               CancelToken cancel, FlowObserver observer, const TraceContext& trace = {});
+
 }  // namespace genkit

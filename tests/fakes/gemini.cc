@@ -3,7 +3,6 @@
 
 #include "tests/fakes/fake_json.h"
 #include "tests/fakes/providers.h"
-#include "tests/fakes/schema_fake.h"
 
 namespace fake {
 namespace {
@@ -62,26 +61,8 @@ Request read_request(const cJSON* req) {
 }
 
 Reply default_reply(const Request& r) {
-  Reply out;
-  if (!r.first_function.empty() && !r.has_function_response) {
-    out.call = true;
-    out.name = r.first_function;
-    return out;
-  }
-  if (r.json_mode) {
-    JsonPtr v;
-    if (r.schema != nullptr) {
-      v.reset(fake_value_for_schema(r.schema));
-    } else {
-      v.reset(cJSON_CreateObject());
-      add_str(v.get(), "text", "Gemini says: " + r.last_user_text);
-    }
-    out.text = print_json(v.get());
-  } else {
-    out.text = "Gemini says: " + r.last_user_text;
-  }
-  out.chunks = split_text(out.text);
-  return out;
+  return unscripted_reply(r.has_function_response ? "" : r.first_function, r.json_mode, r.schema,
+                          "Gemini says: " + r.last_user_text);
 }
 
 cJSON* make_part(const Reply& reply, const std::string* text) {

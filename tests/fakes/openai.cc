@@ -4,7 +4,6 @@
 
 #include "tests/fakes/fake_json.h"
 #include "tests/fakes/providers.h"
-#include "tests/fakes/schema_fake.h"
 
 namespace fake {
 namespace {
@@ -55,26 +54,9 @@ Request read_request(const cJSON* req) {
 }
 
 Reply default_reply(const Request& r) {
-  Reply out;
-  if (!r.first_tool.empty() && !r.has_tool_message) {
-    out.call = true;
-    out.name = r.first_tool;
-    return out;
-  }
-  std::string text = "OpenAI says: " + r.last_user_text;
-  if (r.format_type == "json_schema" || r.format_type == "json_object") {
-    JsonPtr v;
-    if (r.format_type == "json_schema" && r.schema != nullptr) {
-      v.reset(fake_value_for_schema(r.schema));
-    } else {
-      v.reset(cJSON_CreateObject());
-      add_str(v.get(), "text", text);
-    }
-    text = print_json(v.get());
-  }
-  out.text = std::move(text);
-  out.chunks = split_text(out.text);
-  return out;
+  bool json = r.format_type == "json_schema" || r.format_type == "json_object";
+  return unscripted_reply(r.has_tool_message ? "" : r.first_tool, json,
+                          r.format_type == "json_schema" ? r.schema : nullptr, "OpenAI says: " + r.last_user_text);
 }
 
 JsonPtr envelope(const Request& r, const char* object) {

@@ -2,6 +2,7 @@
 #include "tests/fakes/providers.h"
 
 #include "tests/fakes/fake_json.h"
+#include "tests/fakes/schema_fake.h"
 
 namespace fake {
 
@@ -62,6 +63,28 @@ bool scripted_reply(const Behaviour& b, Reply* out) {
   }
   out->chunks = b.has_chunks ? b.chunks : split_text(out->text);
   return true;
+}
+
+Reply unscripted_reply(const std::string& tool, bool json, const cJSON* schema, std::string text) {
+  Reply out;
+  if (!tool.empty()) {
+    out.call = true;
+    out.name = tool;
+    return out;
+  }
+  if (json) {
+    JsonPtr v;
+    if (schema != nullptr) {
+      v.reset(fake_value_for_schema(schema));
+    } else {
+      v.reset(cJSON_CreateObject());
+      add_str(v.get(), "text", text);
+    }
+    text = print_json(v.get());
+  }
+  out.text = std::move(text);
+  out.chunks = split_text(out.text);
+  return out;
 }
 
 std::vector<std::string> split_text(const std::string& text) {

@@ -58,6 +58,10 @@ struct Reply {
   std::string name;                 // call: function name
   std::string args = "{}";          // call: arguments (JSON text)
 };
+// The reply when nothing is scripted: a call of `tool` when one is named
+// (the first offered, until its result comes back), else `text`; in JSON
+// mode a value valid for `schema`, or {"text": text} without one.
+Reply unscripted_reply(const std::string& tool, bool json, const cJSON* schema, std::string text);
 // Fills `out` from the behaviour's content overrides; false when it has none.
 bool scripted_reply(const Behaviour& b, Reply* out);
 // Deterministic token estimate: ceil(chars / 4), at least 1.
