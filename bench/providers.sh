@@ -31,10 +31,10 @@ start_fake() {  # name, extra args... → sets FAKE_PORT
   FAKE_PORT=$(grep -o '[0-9]\+' "$TMP/$name.out" | head -1)
 }
 
-start_server() {  # upstream port → sets SERVER_PORT, SERVER_PID
+start_server() {  # upstream port [upstream host] → sets SERVER_PORT, SERVER_PID
   SERVER_PORT=$(free_port)
   (cd "$TMP" && env -i PATH="$PATH" BIND_HOST=127.0.0.1 LOG_LEVEL=warning GEMINI_API_KEY=bench \
-      GEMINI_BASE_URL="http://127.0.0.1:$1" "$OLDPWD/$SERVER_BIN" --port "$SERVER_PORT" --workers 2 --no-grpc \
+      GEMINI_BASE_URL="http://${2:-127.0.0.1}:$1" "$OLDPWD/$SERVER_BIN" --port "$SERVER_PORT" --workers 2 --no-grpc \
       > "$TMP/server.out" 2>&1) &
   sleep 0.2
   SERVER_PID=$(pgrep -o -f "genkit-endpoints --port $SERVER_PORT")  # the supervisor, not a worker
@@ -82,16 +82,27 @@ FAST=$FAKE_PORT
 wrk -t2 -c1024 -d"${DUR}s" -s "$TMP/gemini.lua" "http://127.0.0.1:$FAST/v1beta/models/gemini-2.5-flash:generateContent" > "$TMP/w1" 2>&1 || true
 FAKE_RPS=$(wrk_field "Requests/sec" "$TMP/w1"); FAKE_ERR=$(errors_of "$TMP/w1")
 
+joke_load() {  # output file → the server CPU ms per request of a 256-connection load
+  curl -s -X POST "http://127.0.0.1:$SERVER_PORT/tell-joke" -d '{"name":"probe"}' > "$TMP/probe" || true
+  local t0 t1 n
+  t0=$(cpu_ticks)
+  wrk -t1 -c256 -d"${DUR}s" --latency -s "$TMP/joke.lua" "http://127.0.0.1:$SERVER_PORT/tell-joke" > "$1" 2>&1 || true
+  t1=$(cpu_ticks)
+  n=$(grep -o '[0-9]* requests in' "$1" | awk '{print $1}')
+  awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="${n:-1}" 'BEGIN{printf "%.4f", t*1000/hz/n}'
+}
+
 echo "== 2. POST /tell-joke through the server: 256 connections (bound 5120 req/s)"
+# GEMINI_BASE_URL=http://localhost:… first: a host name takes libcurl, shown
+# for comparison; then http://127.0.0.1:…, the plain HTTP/1.1 transport.
+start_server "$FAST" localhost
+CURL_CPU_MS=$(joke_load "$TMP/w2curl")
+CURL_RPS=$(wrk_field "Requests/sec" "$TMP/w2curl")
+stop_server
 start_server "$FAST"
-curl -s -X POST "http://127.0.0.1:$SERVER_PORT/tell-joke" -d '{"name":"probe"}' > "$TMP/probe" || true
-T0=$(cpu_ticks)
-wrk -t1 -c256 -d"${DUR}s" --latency -s "$TMP/joke.lua" "http://127.0.0.1:$SERVER_PORT/tell-joke" > "$TMP/w2" 2>&1 || true
-T1=$(cpu_ticks)
+CPU_MS=$(joke_load "$TMP/w2")
 JOKE_RPS=$(wrk_field "Requests/sec" "$TMP/w2"); JOKE_ERR=$(errors_of "$TMP/w2")
 JOKE_P99=$(to_ms "$(grep -E '^ +99%' "$TMP/w2" | awk '{print $2}')")
-JOKE_REQS=$(grep -o '[0-9]* requests in' "$TMP/w2" | awk '{print $1}')
-CPU_MS=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" -v n="${JOKE_REQS:-1}" 'BEGIN{printf "%.4f", t*1000/hz/n}')
 
 echo "== 3. streaming: 64 concurrent /tell-story/stream vs the fake's own stream (after a warm-up round)"
 for _ in 1 2; do  # the first round warms both paths (connections, page faults); the second is measured
@@ -157,6 +168,7 @@ printf '%-34s %10s   %-28s %s\n' "tell-joke req/s @256 conns" "$JOKE_RPS" "targe
 printf '%-34s %10s   %-28s %s\n' "tell-joke p99 latency ms" "$JOKE_P99" "target <= 60" "$(pass "$JOKE_P99" "<=" 60)"
 printf '%-34s %10s   %-28s %s\n' "tell-joke errors" "$JOKE_ERR" "target 0" "$(pass "$JOKE_ERR" "<=" 0)"
 printf '%-34s %10s   %-28s %s\n' "server CPU ms per request" "$CPU_MS" "target <= 0.1" "$(pass "$CPU_MS" "<=" 0.1)"
+printf '%-34s %10s   %-28s %s\n' "  the same through libcurl" "$CURL_CPU_MS" "(host name URL; $CURL_RPS req/s)" ""
 printf '%-34s %10s   %-28s %s\n' "10k in flight: errors" "$C10K_ERR" "target 0 ($INFLIGHT in flight seen)" "$(pass "$C10K_ERR" "<=" 0)"
 printf '%-34s %10s   %-28s %s\n' "10k in flight: KB RSS per request" "$KB_PER_REQ" "target <= 20 (worst worker)" "$(pass "$KB_PER_REQ" "<=" 20)"
 printf '%-34s %10s   %-28s %s\n' "stream first chunk, fake's write" "$SERVER_P50" "target <= 1 (p50, 64 streams)" "$(pass "$SERVER_P50" "<=" 1)"

@@ -1,6 +1,8 @@
-// Non-blocking outbound HTTP on the process's event loop: libcurl's multi
-// interface driven by libevent (socket-action API). Connections are reused
-// and HTTP/2 is used where the server offers it (over TLS). Nothing blocks.
+// Non-blocking outbound HTTP on the process's event loop. Plain http:// to
+// an IP literal goes through a small HTTP/1.1 transport of our own (the hot
+// path of a local model server); everything else through libcurl's multi
+// interface driven by libevent (https with HTTP/2 where offered, host names,
+// proxies). Connections are reused. Nothing blocks.
 #pragma once
 
 #include <chrono>
@@ -24,8 +26,9 @@ struct HttpFetch {
   std::string body;
   std::chrono::milliseconds timeout{120000};
   std::size_t max_response_bytes = 16 * 1024 * 1024;  // larger replies fail the call
-  // curl's receive buffer. Small by default: thousands of model calls wait
-  // at once and their replies are small; bulk downloads ask for more.
+  // libcurl's receive buffer (the plain transport shares one per loop).
+  // Small by default: thousands of model calls wait at once and their
+  // replies are small; bulk downloads ask for more.
   long receive_buffer = 1024;
   // Set: the body is handed over as it arrives (not accumulated); return
   // false to abort the transfer.
@@ -54,6 +57,8 @@ class HttpClient {
   void fetch(HttpFetch request, CancelToken cancel, HttpFetchDone done);
 
   std::size_t in_flight() const;
+  // Whether `url` would take the plain HTTP/1.1 transport (not libcurl).
+  bool takes_plain_path(std::string_view url) const;
 
  private:
   struct Impl;
