@@ -328,5 +328,51 @@ TEST_F(ProviderGeminiTest, ClientDisconnectCancelsTheProviderCall) {
   EXPECT_TRUE(closed) << "the server kept the provider call open: " << fake()->requests().dump();
 }
 
+// The suite's base URL (an IP literal) takes the server's own HTTP/1.1
+// transport; a host name takes libcurl. The same wire, through libcurl:
+// a unary flow, a relayed stream, error mapping and cancellation.
+TEST_F(ProviderGeminiTest, AHostNameBaseUrlRunsTheFlowsThroughLibcurl) {
+  ServerOptions o;
+  o.args = {"--port", "0", "--workers", "1", "--no-grpc"};
+  std::string base = fake()->base_url();
+  o.env = gemini_env("http://localhost" + base.substr(base.rfind(':')));
+  std::string why;
+  std::unique_ptr<ServerProcess> s = start_server(o, &why);
+  ASSERT_TRUE(s) << why;
+
+  HttpResponse r = http_post(s->port(), "/tell-joke", "{}");
+  ASSERT_EQ(r.status, 200) << r.reason << r.body;
+  EXPECT_EQ(str(json_of(r)["joke"]), "Gemini says: Tell a medium-length joke about Mittens for user anonymous.");
+  std::vector<Json> calls = model_calls(1);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(record_header(calls[0], "x-goog-api-key"), "test-key");
+
+  ASSERT_TRUE(fake()->script(R"({"stream_chunks":["Once ","upon ","a time."]})"));
+  SseResult sse = post_sse(s->port(), "/tell-story/stream", "{}");
+  ASSERT_TRUE(sse.ended) << sse.error;
+  ASSERT_EQ(sse.events.size(), 4u) << sse.raw_body;
+  EXPECT_EQ(str(json_or_null(sse.events[1].data)["chunk"]), "upon ");
+  EXPECT_GE(sse.events[2].arrived - sse.events[0].arrived, milliseconds(kChunkDelayMs)) << "chunks arrived together";
+
+  ASSERT_TRUE(fake()->script(R"({"status":429})"));
+  expect_clean_error(http_post(s->port(), "/tell-joke", "{}"), 503);
+
+  ASSERT_TRUE(fake()->clear_requests());
+  ASSERT_TRUE(fake()->script(R"({"hang":true})"));
+  {
+    HttpClient c(s->port());
+    ASSERT_TRUE(c.send_raw(build_request("POST", "/chat", R"({"question":"ahoy?"})"))) << c.error();
+    ASSERT_TRUE(FakeLlmProcess::eventually([&] { return !fake()->model_requests().empty(); }, milliseconds(3000)));
+  }
+  EXPECT_TRUE(FakeLlmProcess::eventually(
+      [&] {
+        std::vector<Json> held = fake()->model_requests();
+        return held.size() == 1 && held[0]["client_closed"].as_bool();
+      },
+      milliseconds(5000)))
+      << "the provider call stayed open after the client left";
+  EXPECT_EQ(s->stop(), std::optional<int>(0)) << s->stderr_text();
+}
+
 }  // namespace
 }  // namespace itest
