@@ -7,30 +7,14 @@
 // (https, host names, proxies) goes to libcurl; HttpClient chooses.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
 
 #include "common/net/http_client.h"
+#include "common/net/plain_http_target.h"
 
 namespace genkit {
-
-// Where a plain-http URL points: already resolved, so nothing blocks.
-struct PlainHttpTarget {
-  sockaddr_storage address{};
-  socklen_t address_len = 0;
-  std::string authority;  // "127.0.0.1:8080": the Host header and the pool key
-  std::string path;       // "/v1/x?y=1"
-};
-
-// The target of `url` when this transport can serve it: http://, an IPv4
-// or [IPv6] literal host, no user info or fragment, a printable path.
-std::optional<PlainHttpTarget> plain_http_target(std::string_view url);
 
 class Http1Transport {
  public:
