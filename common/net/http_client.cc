@@ -33,7 +33,7 @@ HttpClient::HttpClient(Loop& loop) : impl_(std::make_unique<Impl>(loop)) {}
 HttpClient::~HttpClient() = default;
 
 void HttpClient::fetch(HttpFetch request, CancelToken cancel, HttpFetchDone done) {
-  if (impl_->plain_allowed && request.method != "CONNECT") {
+  if (impl_->plain_allowed) {
     if (std::optional<PlainHttpTarget> target = plain_http_target(request.url)) {
       return impl_->plain.start(std::move(*target), std::move(request), std::move(cancel), std::move(done));
     }
