@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <cerrno>
 #include <cstdio>
+#include <set>
 #include <vector>
 
 #include "common/log.h"

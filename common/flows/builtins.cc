@@ -58,7 +58,7 @@ Status check_models(const Config& config, const PromptList& prompts, bool announ
                                              "GEMINI_API_KEY, openai/<model> with OPENAI_BASE_URL, mock/echo)");
   }
   for (const auto& p : prompts) {
-    if (!p->model.empty() && !provider_configured(config, p->model) && announce_fallbacks) {
+    if (announce_fallbacks && !p->model.empty() && !provider_configured(config, p->model)) {
       log_info("prompt_uses_default_model", {{"prompt", p->name}, {"prompt_model", p->model}, {"model", model}});
     }
   }

@@ -88,6 +88,7 @@ std::shared_ptr<ActiveSpan> ActiveSpan::child(std::string name, std::string type
 }
 
 void ActiveSpan::fail(std::string message) {
+  if (!sink_) return;  // (the inert child is shared: it stays untouched)
   span_.ok = false;
   span_.error = std::move(message);
 }

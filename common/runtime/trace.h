@@ -42,7 +42,9 @@ class ActiveSpan {
   // Starts a child of this span.
   std::shared_ptr<ActiveSpan> child(std::string name, std::string type, std::string subtype,
                                     std::string input_json) const;
-  void set_output(std::string output_json) { span_.output = std::move(output_json); }
+  void set_output(std::string output_json) {
+    if (recording()) span_.output = std::move(output_json);
+  }
   void fail(std::string message);
   void finish();
 

@@ -10,34 +10,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "worker/http_types.h"
+
 namespace fake {
 namespace {
 
 constexpr size_t kMaxHead = 64 * 1024;
 constexpr long long kMaxBody = 256LL * 1024 * 1024;
 char g_read_buf[64 * 1024];
-
-const char* reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
-  }
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -297,7 +277,7 @@ void Conn::bad_request(int status) {
 void Conn::append_head(int status, std::string_view content_type, long long content_length,
                        std::string_view extra_headers) {
   char line[96];
-  int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nContent-Type: ", status, reason(status));
+  int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nContent-Type: ", status, genkit::http::reason_phrase(status));
   out_.append(line, static_cast<size_t>(n));
   out_.append(content_type);
   if (content_length >= 0) {
