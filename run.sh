@@ -4,7 +4,7 @@
 # are passed to the server: ./run.sh --port 9090 --workers 4
 set -euo pipefail
 cd "$(dirname "$0")"
-bash packaging/install-deps.sh
+bash packaging/install-deps.sh --run
 if [ ! -f build-release/build.ninja ]; then
   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENKIT_BUILD_TESTS=OFF >/dev/null
 fi

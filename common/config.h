@@ -41,6 +41,9 @@ struct Config {
   std::vector<std::string> cors_allowed_headers = {"Content-Type", "Authorization", "X-Request-ID"};  // CORS_ALLOWED_HEADERS
   std::vector<std::string> trusted_hosts;    // TRUSTED_HOSTS
   RateLimit rate_limit;                      // RATE_LIMIT_DEFAULT, --rate-limit
+  bool rate_limit_enabled = true;            // RATE_LIMIT_ENABLED
+  int rate_limit_table_size = 65536;         // RATE_LIMIT_TABLE_SIZE (token buckets in shared memory)
+  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1"};  // FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-For is believed
   std::vector<std::string> api_keys;         // API_KEYS
   // Mode and logging
   bool debug = false;                        // DEBUG, --debug
@@ -53,6 +56,7 @@ struct Config {
   bool cache_enabled = true;                 // CACHE_ENABLED
   int cache_ttl = 300;                       // CACHE_TTL (s)
   int cache_max_size = 1024;                 // CACHE_MAX_SIZE
+  int cache_max_entry_bytes = 65536;         // CACHE_MAX_ENTRY_BYTES (larger results are not cached)
   bool cb_enabled = true;                    // CB_ENABLED
   int cb_failure_threshold = 5;              // CB_FAILURE_THRESHOLD
   double cb_recovery_timeout = 30;           // CB_RECOVERY_TIMEOUT (s)

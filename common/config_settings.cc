@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/config_internal.h"
+#include "common/net/ip_address.h"
 
 #ifndef GENKIT_DEFAULT_PROMPTS_DIR
 #define GENKIT_DEFAULT_PROMPTS_DIR "prompts"
@@ -21,6 +22,15 @@ constexpr const char* kFormats[] = {"json", "console"};
 
 Status set_list(std::vector<std::string>* out, const Value& v) {
   *out = parse_list(v.text);
+  return Status::ok();
+}
+
+// An allow-list that IpAllowList accepts (checked now, not at the first request).
+Status set_ip_list(std::vector<std::string>* out, const Value& v) {
+  std::vector<std::string> items = parse_list(v.text);
+  Result<IpAllowList> list = IpAllowList::parse(items);
+  if (!list.ok()) return Status(Code::kInvalidArgument, v.label + ": " + list.status().message() + " (got \"" + v.text + "\")");
+  *out = std::move(items);
   return Status::ok();
 }
 
@@ -86,8 +96,16 @@ const SettingSpec kSettings[] = {
     {"TRUSTED_HOSTS", nullptr, nullptr, "\"\" (any host)", "comma list of accepted Host headers (not enforced yet)", S,
      APPLY(set_list(&c.trusted_hosts, v))},
     {"RATE_LIMIT_DEFAULT", "--rate-limit", "N/PERIOD", "60/minute",
-     "per-client-IP limit; period second|minute|hour|day (or s|m|h|d) (not enforced yet)", T,
+     "per-client-IP limit shared by all processes; period second|minute|hour|day (or s|m|h|d)", T,
      APPLY(parse_rate_limit(v, &c.rate_limit))},
+    {"RATE_LIMIT_ENABLED", nullptr, nullptr, "true", "apply RATE_LIMIT_DEFAULT (health, readiness and /metrics are exempt)",
+     T, APPLY(parse_bool(v, &c.rate_limit_enabled))},
+    {"RATE_LIMIT_TABLE_SIZE", nullptr, nullptr, "65536",
+     "client buckets kept in shared memory (64..4194304); the idlest are evicted when full", T,
+     APPLY(parse_int(v, 64, 4194304, &c.rate_limit_table_size))},
+    {"FORWARDED_ALLOW_IPS", nullptr, nullptr, "127.0.0.1",
+     "comma list of proxy IPs/CIDRs (or *) whose X-Forwarded-For names the client", S,
+     APPLY(set_ip_list(&c.forwarded_allow_ips, v))},
     {"API_KEYS", nullptr, nullptr, "\"\" (no auth)", "comma list of accepted API keys (not enforced yet)", S,
      APPLY(set_list(&c.api_keys, v))},
     // Mode and logging
@@ -102,18 +120,22 @@ const SettingSpec kSettings[] = {
     {"GENKIT_ENV", nullptr, nullptr, "\"\"", "\"dev\" enables the Genkit reflection API (not enforced yet)", S,
      APPLY(set_text(&c.genkit_env, v))},
     // Resilience
-    {"CACHE_ENABLED", nullptr, nullptr, "true", "cache idempotent flow results (not enforced yet)", T,
+    {"CACHE_ENABLED", nullptr, nullptr, "true",
+     "cache the results of translate, describe-image, generate-character, generate-code, review-code", T,
      APPLY(parse_bool(v, &c.cache_enabled))},
-    {"CACHE_TTL", nullptr, nullptr, "300", "seconds a cached result lives (not enforced yet)", T,
+    {"CACHE_TTL", nullptr, nullptr, "300", "seconds a cached result lives", T,
      APPLY(parse_int(v, 1, 30 * kDay, &c.cache_ttl))},
-    {"CACHE_MAX_SIZE", nullptr, nullptr, "1024", "cached results kept (1..1048576) (not enforced yet)", T,
+    {"CACHE_MAX_SIZE", nullptr, nullptr, "1024", "cached results kept, least recently used evicted (1..1048576)", T,
      APPLY(parse_int(v, 1, 1048576, &c.cache_max_size))},
-    {"CB_ENABLED", nullptr, nullptr, "true", "circuit breaker around model calls (not enforced yet)", T,
+    {"CACHE_MAX_ENTRY_BYTES", nullptr, nullptr, "65536",
+     "largest result cached (256..16777216); shared memory reserves CACHE_MAX_SIZE of them", T,
+     APPLY(parse_int(v, 256, 16777216, &c.cache_max_entry_bytes))},
+    {"CB_ENABLED", nullptr, nullptr, "true", "circuit breaker around model calls, shared by all processes", T,
      APPLY(parse_bool(v, &c.cb_enabled))},
-    {"CB_FAILURE_THRESHOLD", nullptr, nullptr, "5", "consecutive failures that open the circuit (not enforced yet)", T,
+    {"CB_FAILURE_THRESHOLD", nullptr, nullptr, "5", "consecutive upstream failures that open the circuit", T,
      APPLY(parse_int(v, 1, 1000000, &c.cb_failure_threshold))},
-    {"CB_RECOVERY_TIMEOUT", nullptr, nullptr, "30", "seconds before an open circuit is probed (not enforced yet)", T,
-     APPLY(parse_seconds(v, kDay, &c.cb_recovery_timeout))},
+    {"CB_RECOVERY_TIMEOUT", nullptr, nullptr, "30", "seconds an open circuit fails fast before one probe is let through",
+     T, APPLY(parse_seconds(v, kDay, &c.cb_recovery_timeout))},
     // Models
     {"MODEL", "--model", "PROVIDER/NAME",
      "googleai/gemini-2.5-flash with GEMINI_API_KEY, else mock/echo",

@@ -2,9 +2,12 @@
 
 #include <cjson/cJSON.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace genkit {
 
@@ -174,6 +177,47 @@ std::string json_quote(std::string_view s) {
     }
   }
   out.push_back('"');
+  return out;
+}
+
+}  // namespace genkit
+
+namespace genkit {
+
+namespace {
+
+void canonical_into(JsonView v, std::string& out) {
+  if (v.is_object()) {
+    std::vector<std::pair<std::string_view, JsonView>> members;
+    v.for_each([&](std::string_view k, JsonView c) { members.emplace_back(k, c); });
+    std::stable_sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out += '{';
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (i) out += ',';
+      out += json_quote(members[i].first);
+      out += ':';
+      canonical_into(members[i].second, out);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    bool first = true;
+    v.for_each([&](std::string_view, JsonView c) {
+      if (!first) out += ',';
+      first = false;
+      canonical_into(c, out);
+    });
+    out += ']';
+  } else {
+    out += v.dump();
+  }
+}
+
+}  // namespace
+
+std::string canonical_dump(JsonView v) {
+  std::string out;
+  canonical_into(v, out);
   return out;
 }
 

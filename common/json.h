@@ -96,4 +96,8 @@ class Json {
 // JSON string literal (with quotes) for `s`, for hand-built fast paths.
 std::string json_quote(std::string_view s);
 
+// Compact JSON with every object's members sorted by key: equal documents
+// give equal text whatever order their members came in (cache keys).
+std::string canonical_dump(JsonView v);
+
 }  // namespace genkit

@@ -2,6 +2,7 @@
 // Exceptions never cross an event loop; failures travel as values.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -37,9 +38,17 @@ class Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
 
+  // When the caller may try again (rate limit, open circuit): seconds, or -1.
+  int64_t retry_after_s() const { return retry_after_s_; }
+  Status&& with_retry_after(int64_t seconds) && {
+    retry_after_s_ = seconds;
+    return std::move(*this);
+  }
+
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  int64_t retry_after_s_ = -1;
 };
 
 inline Status invalid_argument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }

@@ -16,18 +16,39 @@ PACKAGES=(
 )
 [ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light curl)
 
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PROMTOOL="$ROOT/.deps/bin/promtool"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then missing+=("$p"); fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# promtool (checks the /metrics text in the tests) is taken out of Debian's
+# prometheus package rather than installing it, which would start a
+# Prometheus server on the machine.
+if [ "${1:-}" != "--run" ] && [ ! -x "$PROMTOOL" ]; then
+  echo "install-deps: extracting promtool from Debian's prometheus package" >&2
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download prometheus >/dev/null)
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p "$(dirname "$PROMTOOL")"
+  install -m 0755 "$tmp/x/usr/bin/promtool" "$PROMTOOL"
+fi

@@ -16,6 +16,9 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/shm/counters.h"
+#include "common/shm/segment.h"
+#include "common/state/shared_state.h"
 #include "worker/worker.h"
 
 namespace genkit {
@@ -36,11 +39,12 @@ sigset_t handled_set() {
 
 }  // namespace
 
-Arbiter::Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd)
+Arbiter::Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd, shm::Segment* segment)
     : inputs_(std::move(inputs)),
       config_(std::make_shared<Config>(std::move(config))),
       prompts_(std::make_shared<PromptList>(std::move(prompts))),
       listen_fd_(listen_fd),
+      segment_(segment),
       target_workers_(config_->effective_workers()) {}
 
 int Arbiter::run() {
@@ -125,6 +129,7 @@ void Arbiter::spawn(int slot) {
     log_configure(lo);
     WorkerSetup setup;
     setup.config = config_.get();
+    setup.segment = segment_;
     setup.prompts = prompts_.get();
     setup.listen_fd = listen_fd_;
     setup.index = slot;
@@ -166,6 +171,7 @@ void Arbiter::on_recycle_request(pid_t pid) {
   if (it == workers_.end() || stopping_ || it->second.retiring || it->second.generation != generation_) return;
   it->second.retiring = true;
   log_info("worker_recycling", {{"worker_pid", static_cast<int>(pid)}, {"slot", it->second.slot}});
+  if (segment_) shm::bump_shared(segment_->processes().header().process_restarts);
   spawn(it->second.slot);
 }
 
@@ -210,6 +216,8 @@ void Arbiter::reap() {
     WorkerProc w = it->second;
     if (w.control_fd >= 0) close(w.control_fd);
     workers_.erase(it);
+    // Its slot's in-flight gauge is void now; its counters stay in the totals.
+    if (segment_) segment_->processes().release(pid);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     log(stopping_ || (code == 0 && sig == 0) ? LogLevel::kInfo : LogLevel::kWarning, "worker_exited",
@@ -236,6 +244,7 @@ void Arbiter::reap() {
       delay = std::min(kMaxBackoff, std::max(kMinBackoff, delay * 2));
     }
     pending_.push_back({w.slot, Clock::now() + delay});
+    if (segment_) shm::bump_shared(segment_->processes().header().process_restarts);
   }
 }
 
@@ -332,6 +341,11 @@ void Arbiter::reload() {
   }
   if (next.port != config_->port || next.bind_host != config_->bind_host) {
     log_warning("reload_cannot_rebind", {{"detail", "PORT/BIND_HOST changes need a restart"}});
+  }
+  if (segment_ && segment_sizes(next) != segment_->sizes()) {
+    // The segment is fixed-size: the new workers keep the sizes it has.
+    log_warning("reload_cannot_resize_shared_state",
+                {{"detail", "CACHE_MAX_SIZE, CACHE_MAX_ENTRY_BYTES and RATE_LIMIT_TABLE_SIZE changes need a restart"}});
   }
   sd_notify(0, "RELOADING=1");
   config_ = std::make_shared<Config>(std::move(next));

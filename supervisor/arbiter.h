@@ -16,11 +16,16 @@
 
 namespace genkit {
 
+namespace shm {
+class Segment;
+}
+
 class Arbiter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd);
+  // `segment`: the shared state every worker maps (created before any fork).
+  Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd, shm::Segment* segment);
   int run();  // returns the supervisor's exit code
 
  private:
@@ -53,6 +58,7 @@ class Arbiter {
   std::shared_ptr<Config> config_;
   std::shared_ptr<PromptList> prompts_;
   int listen_fd_;
+  shm::Segment* segment_;
   int signal_fd_ = -1;
   int target_workers_ = 1;
   int generation_ = 0;

@@ -7,6 +7,8 @@
 #include "common/config.h"
 #include "common/flows/builtins.h"
 #include "common/log.h"
+#include "common/shm/segment.h"
+#include "common/state/shared_state.h"
 #include "supervisor/arbiter.h"
 #include "supervisor/listen_socket.h"
 
@@ -72,11 +74,17 @@ int main(int argc, char** argv) {
   for (const std::string& w : loaded->warnings) log_warning("config_warning", {{"message", w}});
 
   raise_fd_limit();
+  // Before any fork: every worker inherits the mapping.
+  Result<std::unique_ptr<shm::Segment>> segment = shm::Segment::create(segment_sizes(config));
+  if (!segment.ok()) return fail(kConfigError, segment.status().message());
+  log_info("shared_state_ready", {{"bytes", segment.value()->size()}, {"cache_entries", config.cache_max_size},
+                                  {"cache_entry_bytes", config.cache_max_entry_bytes},
+                                  {"rate_limit_buckets", config.rate_limit_table_size}});
   Result<ListenSocket> sock = bind_listen_socket(config.bind_host, config.port);
   if (!sock.ok()) return fail(1, sock.status().message());
   log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"workers", config.effective_workers()},
                          {"model", default_model_name(config)}, {"version", version_string()}});
 
-  Arbiter arbiter(std::move(inputs), config, std::move(prompts).value(), sock->fd);
+  Arbiter arbiter(std::move(inputs), config, std::move(prompts).value(), sock->fd, segment.value().get());
   return arbiter.run();
 }

@@ -3,6 +3,7 @@
 
 #include "common/config.h"
 #include "common/runtime/runtime.h"
+#include "common/state/shared_state.h"
 
 namespace genkit::http {
 
@@ -10,6 +11,7 @@ struct AppContext {
   Runtime& runtime;
   const Config& config;
   std::string model_name;  // the default model in use
+  SharedState& shared;     // cache, breaker, rate limiter and metrics of every process
 };
 
 class Router;
@@ -17,5 +19,6 @@ class Router;
 void add_health_routes(Router& router, AppContext& app);
 void add_flow_routes(Router& router, AppContext& app);
 void add_docs_routes(Router& router, AppContext& app);  // debug only: /openapi.json, /docs
+void add_metrics_routes(Router& router, AppContext& app);  // GET /metrics
 
 }  // namespace genkit::http

@@ -31,7 +31,9 @@ int http_status_for(Code code) {
 }
 
 Response error_response_for(const Status& status) {
-  return error_response(http_status_for(status.code()), public_message(status));
+  Response r = error_response(http_status_for(status.code()), public_message(status));
+  if (status.retry_after_s() >= 0) r.headers.push_back({"Retry-After", std::to_string(status.retry_after_s())});
+  return r;
 }
 
 std::string public_message(const Status& status) {

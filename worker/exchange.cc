@@ -1,6 +1,7 @@
 #include "worker/exchange.h"
 
 #include "common/log.h"
+#include "common/shm/metrics.h"
 
 namespace genkit::http {
 
@@ -19,6 +20,21 @@ constexpr std::string_view kSecurityHeaders =
 
 Exchange::Exchange(Request request) : request_(std::move(request)), started_(std::chrono::steady_clock::now()) {}
 
+// Dropped before it completed (the client went away and the handler never
+// answered, or a stream was cut): logged and counted as 499, as nginx does.
+Exchange::~Exchange() {
+  if (state_ == State::kDone) return;
+  status_ = 499;
+  completed();
+}
+
+void Exchange::count_in(shm::ProcessMetrics* metrics, int route_label) {
+  if (!metrics || !metrics->enabled()) return;
+  metrics_ = metrics;
+  route_label_ = route_label;
+  metrics_->request_started();
+}
+
 std::string Exchange::common_fields(const std::string& content_type, const std::vector<Header>& extra) const {
   std::string f;
   f.reserve(512);
@@ -28,11 +44,13 @@ std::string Exchange::common_fields(const std::string& content_type, const std::
   f += request_.request_id;
   f += "\r\n";
   f += kSecurityHeaders;
-  for (const Header& h : extra) {
-    f += h.name;
-    f += ": ";
-    f += h.value;
-    f += "\r\n";
+  for (const std::vector<Header>* list : {&extra_headers_, &extra}) {
+    for (const Header& h : *list) {
+      f += h.name;
+      f += ": ";
+      f += h.value;
+      f += "\r\n";
+    }
   }
   return f;
 }
@@ -48,7 +66,7 @@ void Exchange::respond(Response response) {
     if (!response.body.empty()) write_body(response.body);
     write_end();
   }
-  log_access();
+  completed();
 }
 
 void Exchange::start_stream(int status, std::string content_type, std::vector<Header> headers) {
@@ -68,7 +86,7 @@ void Exchange::end_stream() {
   if (state_ != State::kStreaming) return;
   state_ = State::kDone;
   if (!gone_) write_end();
-  log_access();
+  completed();
 }
 
 void Exchange::client_gone() {
@@ -80,9 +98,14 @@ void Exchange::client_gone() {
   cancel_.cancel();
 }
 
-void Exchange::log_access() {
+void Exchange::completed() {
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (metrics_) {
+    metrics_->request_finished(route_label_, status_, seconds);
+    metrics_ = nullptr;
+  }
   if (!log_enabled(LogLevel::kInfo)) return;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  double ms = seconds * 1000;
   log_info("request", {{"request_id", request_.request_id},
                        {"method", request_.method},
                        {"path", request_.path},

@@ -14,17 +14,30 @@
 #include "common/runtime/loop.h"
 #include "worker/http_types.h"
 
+namespace genkit::shm {
+class ProcessMetrics;
+}
+
 namespace genkit::http {
 
 class Exchange {
  public:
   explicit Exchange(Request request);
-  virtual ~Exchange() = default;
+  virtual ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
   const Request& request() const { return request_; }
   CancelToken& cancel_token() { return cancel_; }
+
+  // Counted in /metrics from now until it completes (or is dropped), under
+  // `route_label` (the router refines it once the route is known).
+  void count_in(shm::ProcessMetrics* metrics, int route_label);
+  void set_route_label(int label) { route_label_ = label; }
+  // The client behind a trusted proxy (X-Forwarded-For), once resolved.
+  void set_client_ip(std::string ip) { request_.client_ip = std::move(ip); }
+  // A header every response of this exchange carries (e.g. X-RateLimit-*).
+  void add_response_header(Header h) { extra_headers_.push_back(std::move(h)); }
 
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
@@ -47,7 +60,7 @@ class Exchange {
  private:
   enum class State { kPending, kStreaming, kDone };
   std::string common_fields(const std::string& content_type, const std::vector<Header>& extra) const;
-  void log_access();
+  void completed();  // access log line and metrics, once
 
   Request request_;
   CancelToken cancel_;
@@ -56,6 +69,9 @@ class Exchange {
   int status_ = 0;
   std::size_t bytes_sent_ = 0;
   std::chrono::steady_clock::time_point started_;
+  shm::ProcessMetrics* metrics_ = nullptr;
+  int route_label_ = 0;
+  std::vector<Header> extra_headers_;
 };
 
 }  // namespace genkit::http

@@ -23,6 +23,11 @@ void add_health_routes(Router& router, AppContext& app) {
     checks.set("model_source", Json::string(app.config.model_explicit ? "MODEL" : "default"));
     if (!ok) checks.set("model_status", Json::string("mock model in production: set GEMINI_API_KEY or MODEL"));
     checks.set("flows", Json::number(static_cast<double>(app.runtime.registry().flows().size())));
+    // Reported, not failed on: every replica shares the upstream, so taking
+    // this one out of the load balancer would not help.
+    if (app.shared.breaker().enabled()) {
+      checks.set("circuit_breaker", Json::string(shm::circuit_state_name(app.shared.breaker().state())));
+    }
     Json body = Json::object();
     body.set("status", Json::string(ok ? "ok" : "unavailable"));
     body.set("checks", std::move(checks));

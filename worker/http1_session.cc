@@ -192,6 +192,7 @@ void Http1Session::dispatch() {
   bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
   bool keep_alive = keep_alive_ && !draining_ && !conn_.context().draining;
   active_ = std::make_shared<Http1Exchange>(this, std::move(current_), keep_alive, http10);
+  active_->count_in(conn_.context().metrics, conn_.context().unrouted_label);
   current_ = Request{};
   // Counted before the response is written: the request that reaches
   // MAX_REQUESTS starts the drain, so its own response says Connection: close.
@@ -230,6 +231,7 @@ void Http1Session::reject(int status, const std::string& detail) {
   if (current_.method.empty()) current_.method.push_back('-');  // (= "-" trips GCC 12 -O3 -Wrestrict)
   current_.client_ip = conn_.client_ip();
   active_ = std::make_shared<Http1Exchange>(this, std::move(current_), false, http10);
+  active_->count_in(conn_.context().metrics, conn_.context().unrouted_label);
   current_ = Request{};
   state_ = State::kProcessing;
   auto ex = active_;

@@ -1,23 +1,28 @@
 #include "worker/router.h"
 
+#include "common/shm/metrics.h"
 #include "worker/errors.h"
 
 namespace genkit::http {
 
 void Router::add(const std::string& method, const std::string& path, Handler handler) {
-  routes_[path][method] = std::move(handler);
+  Route& route = routes_[path];
+  if (route.methods.empty() && metrics_) route.label = metrics_->route_label(path);
+  route.methods[method] = std::move(handler);
 }
 
 void Router::handle(const std::shared_ptr<Exchange>& exchange) const {
   const Request& req = exchange->request();
   auto path = routes_.find(req.path);
+  if (path != routes_.end()) exchange->set_route_label(path->second.label);
+  if (gate_ && !gate_(exchange)) return;
   if (path == routes_.end()) {
     return exchange->respond(error_response(404, "no route for " + req.method + " " + req.path));
   }
-  auto method = path->second.find(req.method);
-  if (method == path->second.end()) {
+  auto method = path->second.methods.find(req.method);
+  if (method == path->second.methods.end()) {
     std::string allow;
-    for (const auto& [m, _] : path->second) allow += (allow.empty() ? "" : ", ") + m;
+    for (const auto& [m, _] : path->second.methods) allow += (allow.empty() ? "" : ", ") + m;
     Response r = error_response(405, req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")");
     r.headers.push_back({"Allow", allow});
     return exchange->respond(std::move(r));

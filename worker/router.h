@@ -1,4 +1,6 @@
 // Routes a request to its handler by exact path, then method (404 / 405).
+// A gate runs first for every request (client address, rate limit); a
+// request it answers never reaches a route.
 #pragma once
 
 #include <functional>
@@ -8,17 +10,33 @@
 
 #include "worker/exchange.h"
 
+namespace genkit::shm {
+class ProcessMetrics;
+}
+
 namespace genkit::http {
 
 using Handler = std::function<void(const std::shared_ptr<Exchange>&)>;
+// Returns false when it has answered the request itself.
+using Gate = std::function<bool(const std::shared_ptr<Exchange>&)>;
 
 class Router {
  public:
+  // Routes are counted in `metrics` under their path (may be null).
+  explicit Router(shm::ProcessMetrics* metrics = nullptr) : metrics_(metrics) {}
+
   void add(const std::string& method, const std::string& path, Handler handler);
+  void set_gate(Gate gate) { gate_ = std::move(gate); }
   void handle(const std::shared_ptr<Exchange>& exchange) const;
 
  private:
-  std::map<std::string, std::map<std::string, Handler>> routes_;  // path → method → handler
+  struct Route {
+    int label = 0;
+    std::map<std::string, Handler> methods;
+  };
+  shm::ProcessMetrics* metrics_;
+  Gate gate_;
+  std::map<std::string, Route> routes_;  // path → its handlers
 };
 
 }  // namespace genkit::http

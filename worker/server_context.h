@@ -8,6 +8,10 @@
 
 struct event_base;
 
+namespace genkit::shm {
+class ProcessMetrics;
+}
+
 namespace genkit::http {
 
 class Router;
@@ -24,6 +28,8 @@ struct ServerContext {
   event_base* base = nullptr;
   ServerLimits limits;
   Router* router = nullptr;
+  shm::ProcessMetrics* metrics = nullptr;  // requests are counted here (may be null)
+  int unrouted_label = 0;                  // the metrics route label until a route matches
   bool draining = false;
   int open_connections = 0;
   std::unordered_set<Connection*> connections;  // for drain

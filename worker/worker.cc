@@ -18,6 +18,7 @@
 #include "common/runtime/runtime.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
+#include "worker/request_gate.h"
 #include "worker/router.h"
 #include "worker/server_context.h"
 
@@ -65,8 +66,10 @@ class Worker {
         loop_(base_),
         http_client_(loop_),
         exporter_(make_exporter(config_, loop_, http_client_)),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get())}),
-        app_{runtime_, config_, default_model_name(config_)} {}
+        shared_(loop_, setup.segment, shm::ProcessKind::kWorker, config_),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get()), shared_.cache()}),
+        app_{runtime_, config_, default_model_name(config_), shared_},
+        router_(&shared_.metrics()) {}
 
   ~Worker() {
     for (event* e : signals_) event_free(e);
@@ -75,17 +78,23 @@ class Worker {
   }
 
   int run() {
-    Status installed = install_builtins(runtime_.registry(), config_, *setup_.prompts, http_client_);
+    Status installed = install_builtins(runtime_.registry(), config_, *setup_.prompts, http_client_, &shared_);
     if (!installed.is_ok()) {
       log_error("worker_boot_failed", {{"reason", installed.message()}});
       return kWorkerBootFailure;
     }
     http::add_health_routes(router_, app_);
+    http::add_metrics_routes(router_, app_);
     http::add_flow_routes(router_, app_);
     if (config_.debug) http::add_docs_routes(router_, app_);
+    Result<IpAllowList> proxies = IpAllowList::parse(config_.forwarded_allow_ips);  // (validated with the config)
+    router_.set_gate(http::make_request_gate(proxies.ok() ? std::move(proxies).value() : IpAllowList{},
+                                             shared_.rate_limiter(), &shared_.metrics()));
 
     ctx_.base = base_;
     ctx_.router = &router_;
+    ctx_.metrics = &shared_.metrics();
+    ctx_.unrouted_label = shared_.metrics().route_label("(unmatched)");
     ctx_.limits.max_body_size = config_.max_body_size;
     ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
     ctx_.limits.read_timeout_s = config_.read_timeout;
@@ -196,6 +205,7 @@ class Worker {
   Loop loop_;
   HttpClient http_client_;
   std::unique_ptr<OtlpExporter> exporter_;  // null when tracing export is off
+  SharedState shared_;
   Runtime runtime_;
   http::AppContext app_;
   http::Router router_;

@@ -9,8 +9,13 @@
 
 namespace genkit {
 
+namespace shm {
+class Segment;
+}
+
 struct WorkerSetup {
   const Config* config = nullptr;
+  shm::Segment* segment = nullptr;  // the supervisor's shared state (null: nothing shared)
   const PromptList* prompts = nullptr;
   int listen_fd = -1;
   int index = 1;        // 1-based, for logs

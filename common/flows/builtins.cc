@@ -6,10 +6,12 @@
 #include "common/flows/tools.h"
 #include "common/log.h"
 #include "common/models/gemini_model.h"
+#include "common/models/guarded_model.h"
 #include "common/models/mock_echo_model.h"
 #include "common/models/openai_model.h"
 #include "common/prompt/dotprompt.h"
 #include "common/runtime/registry.h"
+#include "common/state/shared_state.h"
 
 namespace genkit {
 
@@ -65,19 +67,28 @@ Status check_models(const Config& config, const PromptList& prompts, bool announ
   return Status::ok();
 }
 
-Status install_builtins(Registry& registry, const Config& config, const PromptList& prompts, HttpClient& client) {
+Status install_builtins(Registry& registry, const Config& config, const PromptList& prompts, HttpClient& client,
+                        SharedState* shared) {
   Status ok = check_models(config, prompts, false);
   if (!ok.is_ok()) return ok;
-  registry.add_model(std::make_unique<MockEchoModel>(config.mock_chunk_delay_ms));
+  shm::ProcessMetrics* metrics = shared ? &shared->metrics() : nullptr;
+  CircuitBreaker* breaker = shared ? &shared->breaker() : nullptr;
+  auto add = [&](std::unique_ptr<Model> model, CircuitBreaker* guard) {
+    registry.add_model(std::make_unique<GuardedModel>(std::move(model), guard, metrics));
+  };
+  // mock/echo has no upstream to protect: counted, never refused.
+  add(std::make_unique<MockEchoModel>(config.mock_chunk_delay_ms), nullptr);
   std::chrono::milliseconds timeout(config.llm_timeout_ms);
   for (const std::string& model : wanted_models(config, prompts)) {
     std::string provider = provider_of(model);
     if (provider == "googleai") {
-      registry.add_model(std::make_unique<GeminiModel>(
-          id_of(model), client, GeminiOptions{config.gemini_api_key, config.gemini_base_url, timeout}));
+      add(std::make_unique<GeminiModel>(id_of(model), client,
+                                        GeminiOptions{config.gemini_api_key, config.gemini_base_url, timeout}),
+          breaker);
     } else if (provider == "openai") {
-      registry.add_model(std::make_unique<OpenAiModel>(
-          id_of(model), client, OpenAiOptions{config.openai_base_url, config.openai_api_key, timeout}));
+      add(std::make_unique<OpenAiModel>(id_of(model), client,
+                                        OpenAiOptions{config.openai_base_url, config.openai_api_key, timeout}),
+          breaker);
     }
   }
   register_builtin_tools(registry);

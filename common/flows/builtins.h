@@ -13,6 +13,7 @@ namespace genkit {
 
 class HttpClient;
 class Registry;
+class SharedState;
 struct PromptTemplate;
 
 using PromptList = std::vector<std::shared_ptr<const PromptTemplate>>;
@@ -33,7 +34,9 @@ bool provider_configured(const Config& config, const std::string& model);
 Status check_models(const Config& config, const PromptList& prompts, bool announce_fallbacks);
 
 // Registers models, tools, flows and prompts. Provider models send their
-// calls through `client` (owned by the caller, on the same loop).
-Status install_builtins(Registry& registry, const Config& config, const PromptList& prompts, HttpClient& client);
+// calls through `client` (owned by the caller, on the same loop), past the
+// circuit breaker of `shared` and counted in its metrics (when given).
+Status install_builtins(Registry& registry, const Config& config, const PromptList& prompts, HttpClient& client,
+                        SharedState* shared = nullptr);
 
 }  // namespace genkit

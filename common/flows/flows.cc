@@ -130,31 +130,38 @@ void review_code(Run run) {
   run->generate(std::move(opts), finish_with(run, !prompt->output_schema.view().is_null()));
 }
 
+enum class Kind { kPlain, kStreams, kCacheable };
+
 void add(Registry& registry, const char* name, const ObjectSchema& input, Json output_schema, FlowFn fn,
-         bool streams = false) {
+         Kind kind = Kind::kPlain) {
   FlowAction flow;
   flow.name = name;
   flow.input = &input;
   flow.output_schema = std::move(output_schema);
-  flow.streams = streams;
+  flow.streams = kind == Kind::kStreams;
+  flow.cacheable = kind == Kind::kCacheable;
   flow.fn = std::move(fn);
   registry.add_flow(std::move(flow));
 }
 
 }  // namespace
 
+// The five idempotent flows are cacheable; a joke, a chat and a story are
+// meant to differ each time.
 void register_builtin_flows(Registry& registry) {
-  add(registry, "tell_joke", joke_input_schema(), string_schema(), tell_joke, true);
-  add(registry, "translate_text", translate_input_schema(), translation_result_schema().json_schema(), translate_text);
-  add(registry, "describe_image", image_input_schema(), string_schema(), describe_image);
+  add(registry, "tell_joke", joke_input_schema(), string_schema(), tell_joke, Kind::kStreams);
+  add(registry, "translate_text", translate_input_schema(), translation_result_schema().json_schema(), translate_text,
+      Kind::kCacheable);
+  add(registry, "describe_image", image_input_schema(), string_schema(), describe_image, Kind::kCacheable);
   add(registry, "generate_character", character_input_schema(), rpg_character_schema().json_schema(),
-      generate_character);
+      generate_character, Kind::kCacheable);
   add(registry, "pirate_chat", chat_input_schema(), string_schema(), pirate_chat);
-  add(registry, "tell_story", story_input_schema(), string_schema(), tell_story, true);
-  add(registry, "generate_code", code_input_schema(), code_output_schema().json_schema(), generate_code);
+  add(registry, "tell_story", story_input_schema(), string_schema(), tell_story, Kind::kStreams);
+  add(registry, "generate_code", code_input_schema(), code_output_schema().json_schema(), generate_code,
+      Kind::kCacheable);
   Json review_schema = Json::object();
   review_schema.set("type", Json::string("object"));
-  add(registry, "review_code", code_review_input_schema(), std::move(review_schema), review_code);
+  add(registry, "review_code", code_review_input_schema(), std::move(review_schema), review_code, Kind::kCacheable);
 }
 
 }  // namespace genkit

@@ -7,7 +7,6 @@
 namespace genkit {
 
 namespace {
-UpstreamStats g_stats;
 
 bool allowed_media_type(std::string_view t) {
   for (std::string_view prefix : {"image/", "audio/", "video/", "text/", "application/pdf"}) {
@@ -29,31 +28,14 @@ Status upstream_http_error(std::string_view provider, long http_status) {
   return Status(Code::kUpstream, msg);
 }
 
-void record_upstream_result(const Status& status) {
-  ++g_stats.calls;
-  bool failed = !status.is_ok() && status.code() != Code::kCancelled && status.code() != Code::kInvalidArgument;
-  if (failed) {
-    ++g_stats.failures;
-    ++g_stats.consecutive_failures;
-  } else if (status.is_ok()) {
-    g_stats.consecutive_failures = 0;
-  }
+bool is_upstream_failure(const Status& status) {
+  return !status.is_ok() && status.code() != Code::kCancelled && status.code() != Code::kInvalidArgument;
 }
-
-void record_upstream_usage(int64_t input_tokens, int64_t output_tokens) {
-  g_stats.input_tokens += static_cast<uint64_t>(std::max<int64_t>(0, input_tokens));
-  g_stats.output_tokens += static_cast<uint64_t>(std::max<int64_t>(0, output_tokens));
-}
-
-UpstreamStats upstream_stats() { return g_stats; }
 
 void finish_model_call(const std::string& model, ModelCallbacks& callbacks, const CancelToken& cancel,
                        Result<ModelResponse> result) {
   if (cancel.cancelled() || !callbacks.on_done) return;
-  record_upstream_result(result.status());
-  if (result.ok()) {
-    record_upstream_usage(result->usage.input_tokens, result->usage.output_tokens);
-  } else {
+  if (!result.ok()) {
     log_warning("upstream_failed", {{"model", model}, {"code", code_name(result.status().code())},
                                     {"message", result.status().message()}});
   }

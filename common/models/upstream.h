@@ -19,20 +19,13 @@ namespace genkit {
 // names the provider and status, never the upstream body or the API key.
 Status upstream_http_error(std::string_view provider, long http_status);
 
-// Process-wide upstream outcome counters; the circuit breaker reads these.
-struct UpstreamStats {
-  uint64_t calls = 0;
-  uint64_t failures = 0;
-  uint64_t consecutive_failures = 0;
-  uint64_t input_tokens = 0;
-  uint64_t output_tokens = 0;
-};
-void record_upstream_result(const Status& status);
-void record_upstream_usage(int64_t input_tokens, int64_t output_tokens);
-UpstreamStats upstream_stats();
+// Whether a call's outcome says the upstream is failing (5xx, 429, timeout,
+// connection error, unusable reply): what the circuit breaker counts. A
+// cancelled call or a request we could not build (INVALID_ARGUMENT) is not.
+bool is_upstream_failure(const Status& status);
 
-// Reports a provider call's outcome once: records it for the circuit
-// breaker, logs failures, and calls on_done unless the call was cancelled.
+// Reports a provider call's outcome once: logs failures, and calls on_done
+// unless the call was cancelled.
 void finish_model_call(const std::string& model, ModelCallbacks& callbacks, const CancelToken& cancel,
                        Result<ModelResponse> result);
 

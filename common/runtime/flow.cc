@@ -2,6 +2,7 @@
 
 #include "common/runtime/runtime.h"
 #include "common/schema/schema.h"
+#include "common/state/flow_cache.h"
 
 namespace genkit {
 
@@ -55,8 +56,10 @@ std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_in
                             std::move(observer), trace);
 }
 
-std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
-                               CancelToken cancel, FlowObserver observer, const TraceContext& trace) {
+namespace {
+
+std::string start_run(Runtime& runtime, const FlowAction& action, Json input, Json context, CancelToken cancel,
+                      FlowObserver observer, const TraceContext& trace) {
   const SpanSink& sink = runtime.options().span_sink;
   auto span = start_root_span(sink, action.name, "flow", sink ? input.dump() : "", trace.trace_id,
                               trace.parent_span_id);
@@ -65,6 +68,26 @@ std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json 
                                        std::move(cancel), std::move(span), std::move(observer));
   action.fn(run);
   return trace_id;
+}
+
+}  // namespace
+
+std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
+                               CancelToken cancel, FlowObserver observer, const TraceContext& trace) {
+  FlowCache* cache = runtime.options().cache;
+  if (!cache || !action.cacheable || observer.on_chunk) {
+    return start_run(runtime, action, std::move(input), std::move(context), std::move(cancel), std::move(observer),
+                     trace);
+  }
+  shm::CacheKey key = FlowCache::key_for(action.name, input);
+  auto compute = [&runtime, &action, input = std::move(input), context = std::move(context), trace](
+                     CancelToken flight_cancel, FlowCache::Finish finish) {
+    FlowObserver o;
+    o.on_done = std::move(finish);
+    start_run(runtime, action, Json(input), Json(context), std::move(flight_cancel), std::move(o), trace);
+  };
+  cache->fetch(key, cancel, std::move(compute), std::move(observer.on_done));
+  return "";
 }
 
 }  // namespace genkit

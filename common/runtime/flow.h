@@ -70,6 +70,8 @@ std::string run_flow(Runtime& runtime, const FlowAction& action, JsonView raw_in
 
 // Runs the flow on an input run_flow would have produced: already validated
 // against the flow's input schema, defaults applied. Returns the trace id.
+// A unary run of a cacheable flow goes through the runtime's cache: it may
+// be answered from it, or share another request's run (then "" is returned).
 std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
                                CancelToken cancel, FlowObserver observer, const TraceContext& trace = {});
 

@@ -33,6 +33,7 @@ struct FlowAction {
   const ObjectSchema* input = nullptr;
   Json output_schema;               // JSON Schema of the flow's output
   bool streams = false;             // sends its own chunks
+  bool cacheable = false;           // idempotent: its unary results may be cached
   FlowFn fn;
 };
 

@@ -9,10 +9,13 @@
 
 namespace genkit {
 
+class FlowCache;
+
 struct RuntimeOptions {
   std::string default_model = "mock/echo";
   int max_tool_turns = 5;
   SpanSink span_sink;  // where finished spans go (exporters); may be empty
+  FlowCache* cache = nullptr;  // unary runs of cacheable flows go through it; may be null
 };
 
 class Runtime {

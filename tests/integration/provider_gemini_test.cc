@@ -19,8 +19,11 @@ constexpr int kChunkDelayMs = 150;
 constexpr const char* kPath = "/v1beta/models/gemini-2.5-flash:generateContent";
 constexpr const char* kStreamPath = "/v1beta/models/gemini-2.5-flash:streamGenerateContent";
 
+// The cache and the circuit breaker are off: these tests count and fail
+// model calls one by one (resilience_test covers both).
 Env gemini_env(const std::string& base_url) {
-  return {{"GEMINI_API_KEY", "test-key"}, {"GEMINI_BASE_URL", base_url}, {"DEBUG", "true"}};
+  return {{"GEMINI_API_KEY", "test-key"}, {"GEMINI_BASE_URL", base_url}, {"DEBUG", "true"},
+          {"CACHE_ENABLED", "false"}, {"CB_ENABLED", "false"}};
 }
 
 class ProviderGeminiTest : public FakeLlmServerTest<ProviderGeminiTest> {

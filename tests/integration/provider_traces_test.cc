@@ -22,7 +22,10 @@ Env traced_env(const std::string& base_url) {
   return {{"GEMINI_API_KEY", "test-key"},
           {"GEMINI_BASE_URL", base_url},
           {"OTEL_EXPORTER_OTLP_ENDPOINT", base_url},
-          {"DEBUG", "true"}};
+          {"DEBUG", "true"},
+          // Every request must run its flow (and export its spans).
+          {"CACHE_ENABLED", "false"},
+          {"CB_ENABLED", "false"}};
 }
 
 class TraceExportTest : public FakeLlmServerTest<TraceExportTest> {

@@ -1,0 +1,42 @@
+// IP addresses as 16 bytes (IPv4 as IPv4-mapped IPv6), so one table and one
+// comparison serve both families; and allow-lists of addresses and CIDR
+// ranges (FORWARDED_ALLOW_IPS).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace genkit {
+
+using IpBytes = std::array<uint8_t, 16>;
+
+// "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", and the forms a proxy may
+// write: "[2001:db8::1]", "[2001:db8::1]:443", "192.0.2.1:443".
+std::optional<IpBytes> parse_ip(std::string_view text);
+// "192.0.2.1" for IPv4-mapped addresses, else the IPv6 text form.
+std::string ip_to_string(const IpBytes& ip);
+
+class IpAllowList {
+ public:
+  // Items: "*" (any), an address, or a CIDR range ("10.0.0.0/8", "fd00::/8").
+  static Result<IpAllowList> parse(const std::vector<std::string>& items);
+
+  bool allows(const IpBytes& ip) const;
+  bool empty() const { return !any_ && ranges_.empty(); }
+
+ private:
+  struct Range {
+    IpBytes base;
+    int prefix_bits;  // of the 128
+  };
+  bool any_ = false;
+  std::vector<Range> ranges_;
+};
+
+}  // namespace genkit

@@ -1,0 +1,50 @@
+// What a process records about itself into its slot of the process table,
+// and the Prometheus text (format 0.0.4) summed over every slot. The
+// recorder is cheap (a relaxed load and store per counter, no lock); a
+// process without a segment (unit tests) records nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/shm/process_table.h"
+
+namespace genkit::shm {
+
+class Segment;
+
+// HTTP statuses with a series of their own; the rest count as "other".
+constexpr int kCountedStatuses[kStatusSlots - 1] = {200, 204, 400, 401, 403, 404, 405, 408,
+                                                    413, 429, 499, 500, 501, 502, 503, 504};
+// Request duration histogram upper bounds, seconds (LLM calls are long).
+constexpr double kDurationBounds[kDurationBuckets - 1] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                          1,     2.5,  5,     10,   30,  60,  120};
+
+class ProcessMetrics {
+ public:
+  ProcessMetrics() = default;  // records nothing
+  ProcessMetrics(ProcessTable* table, int slot);
+
+  bool enabled() const { return c_ != nullptr; }
+  int route_label(std::string_view route);
+  int model_label(std::string_view model);
+
+  void request_started();
+  void request_finished(int route, int status, double seconds);
+  void cache_hit();
+  void cache_miss();
+  void cache_coalesced();
+  void rate_limited();
+  void upstream_call(int model, bool failed, int64_t tokens_in, int64_t tokens_out);
+
+ private:
+  ProcessTable* table_ = nullptr;
+  ProcessCounters* c_ = nullptr;
+};
+
+// The /metrics body: every counter summed over all process slots, plus the
+// cache, circuit breaker and rate limiter state of the segment.
+std::string render_prometheus(Segment& segment);
+
+}  // namespace genkit::shm

@@ -1,0 +1,99 @@
+// The process table of the segment: one slot per live process (HTTP worker,
+// grpcd), claimed at start and released when the process is gone. A slot
+// holds the counters its owner writes (summed by /metrics), and names the
+// process in cache flights (which processes wait for a result). Counters
+// survive a slot's reuse: they only ever grow, so the sum over all slots is
+// the server's total however often workers were replaced.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/shm/robust_mutex.h"
+
+namespace genkit::shm {
+
+constexpr int kMaxProcesses = 528;  // 2 × 256 workers (a reload's two generations) + grpcd + room
+constexpr int kProcessWords = (kMaxProcesses + 63) / 64;
+constexpr int kMaxLabels = 48;      // per label table; the last one is "other"
+constexpr int kLabelBytes = 64;
+constexpr int kStatusSlots = 17;    // HTTP statuses counted one by one, then "other" (metrics.h)
+constexpr int kDurationBuckets = 15;  // 14 upper bounds + overflow (metrics.h)
+
+enum class ProcessKind : int32_t { kNone = 0, kWorker = 1, kGrpc = 2, kOther = 3 };
+
+struct ProcessCounters {
+  uint64_t requests[kMaxLabels][kStatusSlots];          // by route label, status slot
+  uint64_t duration_buckets[kMaxLabels][kDurationBuckets];
+  uint64_t duration_sum_us[kMaxLabels];
+  int64_t in_flight;                                     // gauge: reset when the slot is claimed
+  uint64_t cache_hits;
+  uint64_t cache_misses;
+  uint64_t cache_coalesced;
+  uint64_t rate_limited;
+  uint64_t upstream_calls[kMaxLabels];                  // by model label
+  uint64_t upstream_errors[kMaxLabels];
+  uint64_t tokens_in[kMaxLabels];
+  uint64_t tokens_out[kMaxLabels];
+};
+
+struct alignas(64) ProcessSlot {
+  int32_t pid;   // 0: free
+  int32_t kind;  // ProcessKind
+  uint64_t claims;
+  ProcessCounters counters;
+};
+
+// Interned label values (route paths, model names), so counters are arrays.
+struct LabelTable {
+  RobustMutex mu;
+  uint32_t count;
+  char names[kMaxLabels][kLabelBytes];
+};
+
+struct ProcessTableHeader {
+  LabelTable routes;
+  LabelTable models;
+  uint64_t process_restarts;  // the supervisor's replacements of dead or recycled processes
+};
+
+class ProcessTable {
+ public:
+  static std::size_t bytes();
+  static Status init(void* at);  // the segment's creator, once
+  explicit ProcessTable(void* at);
+
+  // Claims a free slot, or one whose owner no longer exists. -1 when full.
+  int claim(int32_t pid, ProcessKind kind);
+  // Frees pid's slot (the supervisor, after reaping it). Its in-flight gauge
+  // drops to 0; its counters stay in the totals.
+  void release(int32_t pid);
+  int slot_of(int32_t pid) const;
+
+  ProcessSlot& slot(int index) { return slots_[index]; }
+  const ProcessSlot& slot(int index) const { return slots_[index]; }
+  static constexpr int capacity() { return kMaxProcesses; }
+  ProcessTableHeader& header() { return *header_; }
+  const ProcessTableHeader& header() const { return *header_; }
+
+  // Index of a label value (added if new; the last index "other" when full).
+  int intern_route(std::string_view name) { return intern(header_->routes, name); }
+  int intern_model(std::string_view name) { return intern(header_->models, name); }
+  // Label values in index order (copied under the table's lock).
+  std::vector<std::string> routes() const { return names(header_->routes); }
+  std::vector<std::string> models() const { return names(header_->models); }
+
+ private:
+  static int intern(LabelTable& table, std::string_view name);
+  static std::vector<std::string> names(LabelTable& table);
+
+  ProcessTableHeader* header_;
+  ProcessSlot* slots_;
+};
+
+bool process_alive(int32_t pid);
+
+}  // namespace genkit::shm

@@ -1,0 +1,230 @@
+// render_prometheus: the text exposition format 0.0.4, from the segment.
+#include <cinttypes>
+#include <cstdio>
+#include <vector>
+
+#include "common/shm/counters.h"
+#include "common/shm/metrics.h"
+#include "common/shm/segment.h"
+
+namespace genkit::shm {
+
+namespace {
+
+// Every counter of every slot that was ever claimed, summed.
+struct Totals {
+  uint64_t requests[kMaxLabels][kStatusSlots] = {};
+  uint64_t buckets[kMaxLabels][kDurationBuckets] = {};
+  uint64_t sum_us[kMaxLabels] = {};
+  int64_t in_flight = 0;
+  uint64_t cache_hits = 0, cache_misses = 0, cache_coalesced = 0, rate_limited = 0;
+  uint64_t upstream_calls[kMaxLabels] = {}, upstream_errors[kMaxLabels] = {};
+  uint64_t tokens_in[kMaxLabels] = {}, tokens_out[kMaxLabels] = {};
+  int workers = 0;
+  int grpc = 0;
+};
+
+void add_slot(const ProcessSlot& s, Totals& t) {
+  const ProcessCounters& c = s.counters;
+  for (int r = 0; r < kMaxLabels; ++r) {
+    for (int k = 0; k < kStatusSlots; ++k) t.requests[r][k] += read_relaxed(c.requests[r][k]);
+    for (int b = 0; b < kDurationBuckets; ++b) t.buckets[r][b] += read_relaxed(c.duration_buckets[r][b]);
+    t.sum_us[r] += read_relaxed(c.duration_sum_us[r]);
+    t.upstream_calls[r] += read_relaxed(c.upstream_calls[r]);
+    t.upstream_errors[r] += read_relaxed(c.upstream_errors[r]);
+    t.tokens_in[r] += read_relaxed(c.tokens_in[r]);
+    t.tokens_out[r] += read_relaxed(c.tokens_out[r]);
+  }
+  t.cache_hits += read_relaxed(c.cache_hits);
+  t.cache_misses += read_relaxed(c.cache_misses);
+  t.cache_coalesced += read_relaxed(c.cache_coalesced);
+  t.rate_limited += read_relaxed(c.rate_limited);
+  int32_t pid = read_relaxed(s.pid);
+  if (pid == 0) return;
+  t.in_flight += read_relaxed(c.in_flight);
+  auto kind = static_cast<ProcessKind>(read_relaxed(s.kind));
+  if (kind == ProcessKind::kWorker) ++t.workers;
+  if (kind == ProcessKind::kGrpc) ++t.grpc;
+}
+
+std::string escape_label(const std::string& v) {
+  std::string out;
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') out += '\\';
+    if (ch == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(const std::string& name, const std::string& labels, uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%" PRIu64, v);
+    line(name, labels, buf);
+  }
+  void sample_signed(const std::string& name, const std::string& labels, int64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%" PRId64, v);
+    line(name, labels, buf);
+  }
+  void sample_seconds(const std::string& name, const std::string& labels, uint64_t us) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+    line(name, labels, buf);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void line(const std::string& name, const std::string& labels, const char* value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  std::string out_;
+};
+
+std::string label_name(const std::vector<std::string>& names, int i) {
+  return i < static_cast<int>(names.size()) ? names[i] : "other";
+}
+
+std::string provider_of(const std::string& model) { return model.substr(0, model.find('/')); }
+
+std::string status_label(int slot) {
+  return slot < kStatusSlots - 1 ? std::to_string(kCountedStatuses[slot]) : "other";
+}
+
+std::string bound_label(int b) {
+  if (b >= kDurationBuckets - 1) return "+Inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", kDurationBounds[b]);
+  return buf;
+}
+
+void write_http(Writer& w, const Totals& t, const std::vector<std::string>& routes) {
+  w.family("genkit_endpoints_http_requests_total", "counter", "HTTP requests answered, by route and status.");
+  for (int r = 0; r < kMaxLabels; ++r) {
+    std::string route = "route=\"" + escape_label(label_name(routes, r)) + "\"";
+    for (int k = 0; k < kStatusSlots; ++k) {
+      if (t.requests[r][k]) {
+        w.sample("genkit_endpoints_http_requests_total", route + ",status=\"" + status_label(k) + "\"", t.requests[r][k]);
+      }
+    }
+  }
+  w.family("genkit_endpoints_http_request_duration_seconds", "histogram",
+           "Time from a request's arrival to its last response byte, by route.");
+  for (int r = 0; r < kMaxLabels; ++r) {
+    uint64_t count = 0;
+    for (int b = 0; b < kDurationBuckets; ++b) count += t.buckets[r][b];
+    if (count == 0) continue;
+    std::string route = "route=\"" + escape_label(label_name(routes, r)) + "\"";
+    uint64_t cumulative = 0;
+    for (int b = 0; b < kDurationBuckets; ++b) {
+      cumulative += t.buckets[r][b];
+      w.sample("genkit_endpoints_http_request_duration_seconds_bucket", route + ",le=\"" + bound_label(b) + "\"",
+               cumulative);
+    }
+    w.sample_seconds("genkit_endpoints_http_request_duration_seconds_sum", route, t.sum_us[r]);
+    w.sample("genkit_endpoints_http_request_duration_seconds_count", route, count);
+  }
+  w.family("genkit_endpoints_http_requests_in_flight", "gauge", "Requests being served now.");
+  w.sample_signed("genkit_endpoints_http_requests_in_flight", "", t.in_flight < 0 ? 0 : t.in_flight);
+}
+
+void write_upstream(Writer& w, const Totals& t, const std::vector<std::string>& models) {
+  struct Family {
+    const char* name;
+    const char* help;
+    const uint64_t* values;
+  };
+  const Family families[] = {
+      {"genkit_endpoints_upstream_requests_total", "Model calls sent upstream, by provider and model.", t.upstream_calls},
+      {"genkit_endpoints_upstream_errors_total", "Model calls that failed upstream, by provider and model.",
+       t.upstream_errors},
+      {"genkit_endpoints_model_input_tokens_total", "Prompt tokens reported by the model, by model.", t.tokens_in},
+      {"genkit_endpoints_model_output_tokens_total", "Completion tokens reported by the model, by model.", t.tokens_out},
+  };
+  for (const Family& f : families) {
+    w.family(f.name, "counter", f.help);
+    for (int m = 0; m < static_cast<int>(models.size()); ++m) {
+      std::string model = label_name(models, m);
+      w.sample(f.name, "provider=\"" + escape_label(provider_of(model)) + "\",model=\"" + escape_label(model) + "\"",
+               f.values[m]);
+    }
+  }
+}
+
+}  // namespace
+
+std::string render_prometheus(Segment& segment) {
+  ProcessTable& table = segment.processes();
+  auto totals = std::make_unique<Totals>();
+  Totals& t = *totals;
+  for (int i = 0; i < ProcessTable::capacity(); ++i) {
+    const ProcessSlot& s = table.slot(i);
+    if (read_relaxed(s.claims) != 0) add_slot(s, t);
+  }
+  Writer w;
+  write_http(w, t, table.routes());
+
+  w.family("genkit_endpoints_workers_alive", "gauge", "HTTP worker processes running.");
+  w.sample("genkit_endpoints_workers_alive", "", static_cast<uint64_t>(t.workers));
+  w.family("genkit_endpoints_process_restarts_total", "counter",
+           "Worker processes started to replace one that exited, crashed or was recycled.");
+  w.sample("genkit_endpoints_process_restarts_total", "", read_relaxed(table.header().process_restarts));
+
+  CacheZone::Stats cache = segment.cache().stats();
+  w.family("genkit_endpoints_cache_hits_total", "counter", "Cacheable requests answered from the response cache.");
+  w.sample("genkit_endpoints_cache_hits_total", "", t.cache_hits);
+  w.family("genkit_endpoints_cache_misses_total", "counter", "Cacheable requests that ran their flow.");
+  w.sample("genkit_endpoints_cache_misses_total", "", t.cache_misses);
+  w.family("genkit_endpoints_cache_coalesced_total", "counter",
+           "Cacheable requests that waited for an identical request's result instead of running the flow.");
+  w.sample("genkit_endpoints_cache_coalesced_total", "", t.cache_coalesced);
+  w.family("genkit_endpoints_cache_evictions_total", "counter", "Cached results evicted to make room (LRU).");
+  w.sample("genkit_endpoints_cache_evictions_total", "", cache.evictions);
+  w.family("genkit_endpoints_cache_entries", "gauge", "Results in the response cache.");
+  w.sample("genkit_endpoints_cache_entries", "", cache.entries);
+
+  BreakerZone& breaker = segment.breaker();
+  CircuitState state = breaker.state();
+  w.family("genkit_endpoints_circuit_breaker_state", "gauge", "1 for the circuit breaker's current state.");
+  for (CircuitState s : {CircuitState::kClosed, CircuitState::kOpen, CircuitState::kHalfOpen}) {
+    w.sample("genkit_endpoints_circuit_breaker_state", std::string("state=\"") + circuit_state_name(s) + "\"",
+             s == state ? 1 : 0);
+  }
+  w.family("genkit_endpoints_circuit_breaker_transitions_total", "counter", "Circuit breaker state changes, by new state.");
+  for (CircuitState s : {CircuitState::kClosed, CircuitState::kOpen, CircuitState::kHalfOpen}) {
+    w.sample("genkit_endpoints_circuit_breaker_transitions_total", std::string("to=\"") + circuit_state_name(s) + "\"",
+             breaker.transitions(s));
+  }
+
+  w.family("genkit_endpoints_rate_limit_rejections_total", "counter", "Requests refused with 429 by the rate limiter.");
+  w.sample("genkit_endpoints_rate_limit_rejections_total", "", t.rate_limited);
+
+  write_upstream(w, t, table.models());
+  return w.take();
+}
+
+}  // namespace genkit::shm

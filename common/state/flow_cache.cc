@@ -1,0 +1,246 @@
+#include "common/state/flow_cache.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "common/shm/process_table.h"
+#include "common/shm/robust_mutex.h"
+
+namespace genkit {
+
+namespace {
+
+// A failure or an uncacheable value is kept only long enough for the
+// flight's waiters to read it.
+constexpr int64_t kOutcomeKeepNs = 10'000'000'000;
+
+int64_t deadline_after(std::chrono::nanoseconds d) { return shm::monotonic_ns() + d.count(); }
+
+}  // namespace
+
+std::size_t CacheKeyHash::operator()(const shm::CacheKey& k) const {
+  std::size_t h;
+  std::memcpy(&h, k.bytes, sizeof h);
+  return h;
+}
+
+shm::CacheKey FlowCache::key_for(std::string_view flow, JsonView input) {
+  std::string canonical = canonical_dump(input);
+  shm::CacheKey key{};
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, flow.data(), flow.size());
+  EVP_DigestUpdate(ctx, "\n", 1);  // no flow name is a prefix of another's name + input
+  EVP_DigestUpdate(ctx, canonical.data(), canonical.size());
+  EVP_DigestFinal_ex(ctx, key.bytes, &len);
+  EVP_MD_CTX_free(ctx);
+  return key;
+}
+
+FlowCache::FlowCache(Loop& loop, shm::CacheZone& zone, shm::CacheZone::Caller me, shm::ProcessMetrics& metrics,
+                     Options options)
+    : loop_(loop), zone_(zone), me_(me), metrics_(metrics), options_(options),
+      scratch_(zone.max_value_bytes()),
+      wakeups_(loop, options.instance_id, me.slot, [this](const shm::CacheKey& key) { on_wake(key); }) {}
+
+// The process is going away: hand its flights back so that other processes'
+// waiters lead at once. Its computations are not cancelled here (what they
+// use may already be gone); their callbacks find no flight and do nothing.
+FlowCache::~FlowCache() {
+  auto flights = std::move(flights_);
+  flights_.clear();
+  for (auto& [key, f] : flights) {
+    if (f->leading && f->flight_id) wakeups_.wake(zone_.abandon(key, f->flight_id), key);
+    if (!f->leading && f->flight_id) zone_.leave(key, f->flight_id, me_);
+  }
+}
+
+bool FlowCache::is_current(const FlightPtr& flight) const {
+  auto it = flights_.find(flight->key);
+  return it != flights_.end() && it->second == flight;
+}
+
+FlowCache::FlightPtr FlowCache::add_flight(const shm::CacheKey& key, Compute compute) {
+  auto f = std::make_shared<Flight>();
+  f->key = key;
+  f->compute = std::move(compute);
+  flights_[key] = f;
+  return f;
+}
+
+void FlowCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done) {
+  if (cancel.cancelled()) return;
+  if (auto it = flights_.find(key); it != flights_.end()) {
+    metrics_.cache_coalesced();
+    return listen(it->second, cancel, std::move(done));
+  }
+  using L = shm::CacheZone::Lookup;
+  L l = zone_.lookup(key, 0, me_, shm::monotonic_ns(), scratch_);
+  if (l.kind == L::kHit) {
+    Result<Json> value = parse_value(l.value_len);
+    if (value.ok()) {
+      metrics_.cache_hit();
+      return done(std::move(value));
+    }
+    l.kind = L::kUnavailable;  // compute it afresh, unrecorded
+  }
+  FlightPtr f = add_flight(key, std::move(compute));
+  f->flight_id = l.kind == L::kJoin || l.kind == L::kLead ? l.flight_id : 0;
+  f->leading = l.kind != L::kJoin;
+  listen(f, cancel, std::move(done));
+  if (f->leading) {
+    metrics_.cache_miss();
+    return start_compute(f);
+  }
+  metrics_.cache_coalesced();
+  arm_poll();
+}
+
+void FlowCache::listen(const FlightPtr& flight, const CancelToken& cancel, Finish done) {
+  uint64_t id = next_listener_++;
+  flight->listeners.push_back({id, std::move(done)});
+  std::weak_ptr<Flight> weak = flight;
+  CancelToken token = cancel;
+  token.on_cancel([this, weak, id] { on_listener_gone(weak, id); });
+}
+
+void FlowCache::on_listener_gone(const std::weak_ptr<Flight>& weak, uint64_t id) {
+  FlightPtr f = weak.lock();
+  if (!f || !is_current(f)) return;
+  std::erase_if(f->listeners, [id](const Listener& l) { return l.id == id; });
+  if (!f->listeners.empty()) return;
+  if (f->leading) {
+    // Another process waits for this result: finish it for them.
+    if (f->flight_id && zone_.others_wait(f->key, f->flight_id, me_)) return;
+    if (f->flight_id) wakeups_.wake(zone_.abandon(f->key, f->flight_id), f->key);
+  } else {
+    zone_.leave(f->key, f->flight_id, me_);
+  }
+  flights_.erase(f->key);
+  f->compute_cancel.cancel();
+}
+
+void FlowCache::start_compute(const FlightPtr& flight) {
+  flight->leading = true;
+  std::weak_ptr<Flight> weak = flight;
+  Compute compute = flight->compute;
+  compute(flight->compute_cancel, [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); });
+}
+
+void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result) {
+  FlightPtr f = weak.lock();
+  if (!f || !is_current(f)) return;
+  publish(*f, result);
+  finish_flight(f, std::move(result));
+}
+
+void FlowCache::publish(const Flight& f, const Result<Json>& result) {
+  shm::WaiterSet woken{};
+  if (result.ok()) {
+    std::string text = result->dump();
+    int64_t now = shm::monotonic_ns();
+    if (text.size() <= zone_.max_value_bytes()) {
+      woken = zone_.store(f.key, text, now, now + std::chrono::nanoseconds(options_.ttl).count());
+    } else if (f.flight_id) {
+      woken = zone_.uncached(f.key, f.flight_id, now + kOutcomeKeepNs);
+    }
+  } else if (f.flight_id == 0) {
+    return;
+  } else if (result.status().code() == Code::kCancelled) {
+    woken = zone_.abandon(f.key, f.flight_id);
+  } else {
+    const Status& s = result.status();
+    woken = zone_.fail(f.key, f.flight_id, static_cast<int32_t>(s.code()), static_cast<int32_t>(s.retry_after_s()),
+                       s.message(), deadline_after(std::chrono::nanoseconds(kOutcomeKeepNs)));
+  }
+  wakeups_.wake(woken, f.key);
+}
+
+void FlowCache::finish_flight(const FlightPtr& f, Result<Json> result) {
+  flights_.erase(f->key);
+  std::vector<Listener> listeners = std::move(f->listeners);
+  f->listeners.clear();
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (i + 1 == listeners.size()) {
+      listeners[i].done(std::move(result));
+    } else {
+      listeners[i].done(result.ok() ? Result<Json>(Json(result.value())) : Result<Json>(result.status()));
+    }
+  }
+}
+
+Result<Json> FlowCache::parse_value(std::size_t len) {
+  Result<Json> value = Json::parse(std::string_view(scratch_.data(), len));
+  if (!value.ok()) log_error("cache_value_unreadable", {{"bytes", len}});
+  return value;
+}
+
+// A waiting flight re-reads the zone: its result, its error, or a leader
+// that is gone.
+void FlowCache::resolve(const FlightPtr& f) {
+  using L = shm::CacheZone::Lookup;
+  int64_t now = shm::monotonic_ns();
+  L l = zone_.lookup(f->key, f->flight_id, me_, now, scratch_);
+  switch (l.kind) {
+    case L::kHit: {
+      Result<Json> value = parse_value(l.value_len);
+      if (value.ok()) return finish_flight(f, std::move(value));
+      f->flight_id = 0;
+      return start_compute(f);
+    }
+    case L::kFailed: {
+      Status s(static_cast<Code>(l.error_code), std::string(scratch_.data(), l.value_len));
+      return finish_flight(f, std::move(s).with_retry_after(l.retry_after_s));
+    }
+    case L::kUncached:
+    case L::kUnavailable:
+      f->flight_id = 0;
+      return start_compute(f);
+    case L::kLead:  // the flight was abandoned: this process runs the next one
+      f->flight_id = l.flight_id;
+      return start_compute(f);
+    case L::kJoin:  // another process took the flight over
+      f->flight_id = l.flight_id;
+      return;
+    case L::kWait: {
+      bool stale = now - l.flight_started_ns > std::chrono::nanoseconds(options_.stale_flight).count();
+      if (!stale && shm::process_alive(l.leader_pid)) return;
+      uint64_t next = 0;
+      if (!zone_.take_over(f->key, f->flight_id, me_, now, &next)) return;  // someone else did; next poll sees it
+      log_warning("cache_flight_taken_over", {{"leader_pid", l.leader_pid}, {"stale", stale}});
+      f->flight_id = next;
+      return start_compute(f);
+    }
+  }
+}
+
+void FlowCache::on_wake(const shm::CacheKey& key) {
+  auto it = flights_.find(key);
+  if (it == flights_.end() || it->second->leading) return;
+  FlightPtr f = it->second;
+  resolve(f);
+}
+
+void FlowCache::arm_poll() {
+  if (!poll_) poll_ = loop_.after(options_.poll, [this] { on_poll(); });
+  else if (!poll_->pending()) poll_->start(options_.poll);
+}
+
+void FlowCache::on_poll() {
+  std::vector<FlightPtr> waiting;
+  for (auto& [_, f] : flights_) {
+    if (!f->leading) waiting.push_back(f);
+  }
+  for (const FlightPtr& f : waiting) {
+    if (is_current(f) && !f->leading) resolve(f);
+  }
+  for (auto& [_, f] : flights_) {
+    if (!f->leading) return arm_poll();
+  }
+}
+
+}  // namespace genkit

@@ -1,0 +1,103 @@
+// The response cache as flows see it: fetch(key) answers from the shared
+// cache, or runs `compute` once for every identical request of every
+// process, or waits for the process that runs it — all on this process's
+// loop, never blocking it.
+//
+// A flight is one computation of a key. Requests of this process for a key
+// share one local flight (its listeners). The cache zone records which
+// process leads the key's flight and which processes wait; when the leader
+// finishes it stores the result (or its error, for the waiters only) and
+// wakes the waiting processes. A waiter polls the zone too, and takes the
+// flight over when its leader's process is gone or silent for too long.
+// A leader whose own requests all went away keeps computing while another
+// process waits, and cancels the computation otherwise.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/json.h"
+#include "common/runtime/loop.h"
+#include "common/shm/cache_zone.h"
+#include "common/shm/metrics.h"
+#include "common/state/wakeup_channel.h"
+#include "common/status.h"
+
+namespace genkit {
+
+struct CacheKeyHash {
+  std::size_t operator()(const shm::CacheKey& k) const;
+};
+
+class FlowCache {
+ public:
+  struct Options {
+    std::chrono::seconds ttl{300};
+    std::chrono::milliseconds stale_flight{240000};  // a leader silent this long is replaced
+    std::chrono::milliseconds poll{50};              // waiters re-check the zone this often
+    uint64_t instance_id = 0;                        // names the wake-up sockets
+  };
+  using Finish = std::function<void(Result<Json>)>;
+  // Runs the flow; `cancel` fires when nobody wants the result any more.
+  using Compute = std::function<void(CancelToken cancel, Finish finish)>;
+
+  FlowCache(Loop& loop, shm::CacheZone& zone, shm::CacheZone::Caller me, shm::ProcessMetrics& metrics,
+            Options options);
+  ~FlowCache();
+  FlowCache(const FlowCache&) = delete;
+  FlowCache& operator=(const FlowCache&) = delete;
+
+  // SHA-256 of the flow name and the canonical JSON of its validated input.
+  static shm::CacheKey key_for(std::string_view flow, JsonView input);
+
+  // `done` runs once, on the loop, unless `cancel` fires first.
+  void fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done);
+
+  std::size_t flights() const { return flights_.size(); }
+
+ private:
+  struct Listener {
+    uint64_t id;
+    Finish done;
+  };
+  struct Flight {
+    shm::CacheKey key;
+    uint64_t flight_id = 0;  // 0: not recorded in the zone
+    bool leading = false;
+    CancelToken compute_cancel;
+    Compute compute;
+    std::vector<Listener> listeners;
+  };
+  using FlightPtr = std::shared_ptr<Flight>;
+
+  FlightPtr add_flight(const shm::CacheKey& key, Compute compute);
+  void listen(const FlightPtr& flight, const CancelToken& cancel, Finish done);
+  void on_listener_gone(const std::weak_ptr<Flight>& weak, uint64_t id);
+  void start_compute(const FlightPtr& flight);
+  void on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result);
+  void publish(const Flight& flight, const Result<Json>& result);
+  void resolve(const FlightPtr& flight);
+  void on_wake(const shm::CacheKey& key);
+  void on_poll();
+  void arm_poll();
+  void finish_flight(const FlightPtr& flight, Result<Json> result);
+  Result<Json> parse_value(std::size_t len);
+  bool is_current(const FlightPtr& flight) const;
+
+  Loop& loop_;
+  shm::CacheZone& zone_;
+  shm::CacheZone::Caller me_;
+  shm::ProcessMetrics& metrics_;
+  Options options_;
+  std::vector<char> scratch_;  // a value copied out of the zone (sized once: nothing allocates under its lock)
+  std::unordered_map<shm::CacheKey, FlightPtr, CacheKeyHash> flights_;
+  WakeupChannel wakeups_;
+  std::unique_ptr<Timer> poll_;
+  uint64_t next_listener_ = 1;
+};
+
+}  // namespace genkit

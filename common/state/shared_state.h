@@ -1,0 +1,47 @@
+// What one process (an HTTP worker, grpcd) holds of the server's shared
+// state: its slot in the segment's process table, and the per-process faces
+// of the zones — the response cache with cross-process coalescing, the
+// circuit breaker, the rate limiter and its own metrics. Without a segment
+// (unit tests) nothing is shared: no cache, an always-closed breaker, no
+// limit, no metrics.
+#pragma once
+
+#include <memory>
+
+#include "common/config.h"
+#include "common/runtime/loop.h"
+#include "common/shm/metrics.h"
+#include "common/shm/segment.h"
+#include "common/state/circuit_breaker.h"
+#include "common/state/flow_cache.h"
+#include "common/state/rate_limiter.h"
+
+namespace genkit {
+
+// The segment's sizes for a configuration.
+shm::SegmentSizes segment_sizes(const Config& config);
+
+class SharedState {
+ public:
+  SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kind, const Config& config);
+  ~SharedState();  // frees the process slot
+  SharedState(const SharedState&) = delete;
+  SharedState& operator=(const SharedState&) = delete;
+
+  shm::Segment* segment() { return segment_; }
+  int slot() const { return slot_; }
+  shm::ProcessMetrics& metrics() { return metrics_; }
+  FlowCache* cache() { return cache_.get(); }  // null: CACHE_ENABLED=false or no segment
+  CircuitBreaker& breaker() { return breaker_; }
+  RateLimiter& rate_limiter() { return rate_limiter_; }
+
+ private:
+  shm::Segment* segment_;
+  int slot_ = -1;
+  shm::ProcessMetrics metrics_;
+  CircuitBreaker breaker_;
+  RateLimiter rate_limiter_;
+  std::unique_ptr<FlowCache> cache_;
+};
+
+}  // namespace genkit

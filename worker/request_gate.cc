@@ -1,0 +1,71 @@
+#include "worker/request_gate.h"
+
+#include <string_view>
+#include <vector>
+
+#include "common/shm/metrics.h"
+#include "common/state/rate_limiter.h"
+#include "worker/errors.h"
+
+namespace genkit::http {
+
+namespace {
+
+bool exempt(const std::string& path) {
+  return path == "/health" || path == "/healthz" || path == "/ready" || path == "/readyz" || path == "/metrics";
+}
+
+// Every X-Forwarded-For entry, in order, across repeated headers.
+std::vector<std::string_view> forwarded_entries(const Request& req) {
+  std::vector<std::string_view> out;
+  for (const Header& h : req.headers) {
+    if (h.name != "x-forwarded-for") continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      std::size_t comma = v.find(',');
+      out.push_back(v.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string forwarded_client_ip(const Request& req, const IpAllowList& trusted_proxies) {
+  std::optional<IpBytes> hop = parse_ip(req.client_ip);
+  if (!hop || !trusted_proxies.allows(*hop)) return req.client_ip;
+  std::vector<std::string_view> entries = forwarded_entries(req);
+  // From the nearest hop outwards: the first address no trusted proxy
+  // vouches for is the client. An unreadable entry ends the chain at the
+  // last address we could trust.
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    std::optional<IpBytes> ip = parse_ip(*it);
+    if (!ip) break;
+    hop = ip;
+    if (!trusted_proxies.allows(*ip)) break;
+  }
+  return ip_to_string(*hop);
+}
+
+Gate make_request_gate(IpAllowList trusted_proxies, RateLimiter& limiter, shm::ProcessMetrics* metrics) {
+  return [trusted = std::move(trusted_proxies), &limiter, metrics](const std::shared_ptr<Exchange>& ex) {
+    if (!trusted.empty()) ex->set_client_ip(forwarded_client_ip(ex->request(), trusted));
+    if (!limiter.enabled() || exempt(ex->request().path)) return true;
+    std::optional<IpBytes> ip = parse_ip(ex->request().client_ip);
+    if (!ip) return true;  // (not a TCP peer: nothing to key on)
+    shm::RateDecision d = limiter.take(*ip);
+    ex->add_response_header({"X-RateLimit-Limit", std::to_string(d.limit)});
+    ex->add_response_header({"X-RateLimit-Remaining", std::to_string(d.remaining)});
+    if (d.allowed) return true;
+    if (metrics) metrics->rate_limited();
+    Response r = error_response(429, "rate limit exceeded: " + std::to_string(d.limit) + " requests per " +
+                                         limiter.period_name() + " per client");
+    r.headers.push_back({"Retry-After", std::to_string(d.retry_after_s)});
+    ex->respond(std::move(r));
+    return false;
+  };
+}
+
+}  // namespace genkit::http
