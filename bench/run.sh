@@ -12,6 +12,8 @@
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 
 DURATION=${BENCH_DURATION:-10}
@@ -92,18 +94,6 @@ NGINX_PID=""
 SUP_PID=""
 SAMPLER_PID=""
 
-stop_pid() {  # stop_pid PID SIGNAL GRACE_SECONDS
-  local pid=$1 sig=$2 grace=$3 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null
-  for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
-
 cleanup() {
   local kids
   [[ -n $SAMPLER_PID ]] && stop_pid "$SAMPLER_PID" TERM 1
@@ -124,37 +114,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- helpers
-port_in_use() {  # port_in_use PORT
-  if command -v ss >/dev/null; then
-    [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
-
-http_code() {  # http_code URL -> status code or 000
-  curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true
-}
-
-wait_ready() {  # wait_ready PID URL : 0 once URL answers 200 while PID lives
-  local pid=$1 url=$2 deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(http_code "$url") == 200 ]] && return 0
-    sleep 0.2
-  done
-  return 1
-}
-
 listener_is() {  # listener_is PORT PID... : the socket on PORT belongs to one of the PIDs
   local port=$1 pid; shift
   command -v ss >/dev/null || return 0

@@ -59,6 +59,8 @@ Result<EnvMap> read_dotenv_file(const std::string& path, bool* found) {
   return config_internal::parse_dotenv_named(text, path);
 }
 
+constexpr int64_t kMaxCacheBytes = int64_t{16} << 30;
+
 bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 // Rules between settings. `labels` holds the name each given setting came
@@ -77,6 +79,16 @@ Status check_cross_rules(LoadedConfig& out, const std::map<std::string, std::str
       !c.debug) {
     return invalid_argument(label("CORS_ALLOWED_ORIGINS") +
                             ": \"*\" (any origin) is only allowed when DEBUG is true");
+  }
+
+  // The cache's values are reserved in shared memory up front: a product
+  // that no machine has must fail here, not in the kernel's OOM killer.
+  int64_t cache_bytes = int64_t{c.cache_max_size} * c.cache_max_entry_bytes;
+  if (cache_bytes > kMaxCacheBytes) {
+    return invalid_argument(label("CACHE_MAX_SIZE") + " x " + label("CACHE_MAX_ENTRY_BYTES") + ": " +
+                            std::to_string(cache_bytes) + " bytes of shared memory; at most " +
+                            std::to_string(kMaxCacheBytes) + " (" + std::to_string(c.cache_max_size) + " x " +
+                            std::to_string(c.cache_max_entry_bytes) + ")");
   }
 
   c.model_explicit = labels.count("MODEL") > 0;

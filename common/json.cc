@@ -152,12 +152,17 @@ void Json::erase(std::string_view key) {
   if (cJSON_IsObject(node_)) cJSON_DeleteItemFromObjectCaseSensitive(node_, std::string(key).c_str());
 }
 
-std::string json_quote(std::string_view s) {
+void append_json_quoted(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
-  for (unsigned char c : s) {
+  // Runs of plain characters are copied at once; only escapes go one by one.
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -167,16 +172,18 @@ std::string json_quote(std::string_view s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
   out.push_back('"');
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  append_json_quoted(out, s);
   return out;
 }
 
@@ -187,14 +194,20 @@ namespace genkit {
 namespace {
 
 void canonical_into(JsonView v, std::string& out) {
-  if (v.is_object()) {
+  if (v.is_string()) {
+    append_json_quoted(out, v.as_string());
+  } else if (v.is_null() || v.is_bool()) {
+    out += v.is_null() ? "null" : v.as_bool() ? "true" : "false";
+  } else if (v.is_object()) {
     std::vector<std::pair<std::string_view, JsonView>> members;
+    members.reserve(v.size());
     v.for_each([&](std::string_view k, JsonView c) { members.emplace_back(k, c); });
-    std::stable_sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // (Keys of a validated input are unique, so this order is total.)
+    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     out += '{';
     for (std::size_t i = 0; i < members.size(); ++i) {
       if (i) out += ',';
-      out += json_quote(members[i].first);
+      append_json_quoted(out, members[i].first);
       out += ':';
       canonical_into(members[i].second, out);
     }

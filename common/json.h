@@ -95,6 +95,7 @@ class Json {
 
 // JSON string literal (with quotes) for `s`, for hand-built fast paths.
 std::string json_quote(std::string_view s);
+void append_json_quoted(std::string& out, std::string_view s);
 
 // Compact JSON with every object's members sorted by key: equal documents
 // give equal text whatever order their members came in (cache keys).

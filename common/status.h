@@ -45,10 +45,19 @@ class Status {
     return std::move(*this);
   }
 
+  // The model provider answered and refused this one request (a 4xx other
+  // than 408/429): it is up, so the circuit breaker does not count it.
+  bool request_refused_upstream() const { return request_refused_upstream_; }
+  Status&& as_request_refused_upstream() && {
+    request_refused_upstream_ = true;
+    return std::move(*this);
+  }
+
  private:
   Code code_ = Code::kOk;
   std::string message_;
   int64_t retry_after_s_ = -1;
+  bool request_refused_upstream_ = false;
 };
 
 inline Status invalid_argument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }

@@ -28,6 +28,26 @@ void raise_fd_limit() {
   }
 }
 
+// The shared segment is reserved page by page: more than half of the
+// machine's memory is refused (also by --check-config) rather than left to
+// the OOM killer.
+std::string segment_description(const genkit::Config& c) {
+  return std::to_string(genkit::shm::Segment::bytes_for(genkit::segment_sizes(c))) +
+         " bytes of shared memory for CACHE_MAX_SIZE=" + std::to_string(c.cache_max_size) +
+         " x CACHE_MAX_ENTRY_BYTES=" + std::to_string(c.cache_max_entry_bytes) +
+         " and RATE_LIMIT_TABLE_SIZE=" + std::to_string(c.rate_limit_table_size);
+}
+
+genkit::Status segment_fits(const genkit::Config& c) {
+  std::size_t bytes = genkit::shm::Segment::bytes_for(genkit::segment_sizes(c));
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0 && bytes > static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size) / 2) {
+    return genkit::invalid_argument(segment_description(c) + ": more than half of this machine's memory");
+  }
+  return genkit::Status::ok();
+}
+
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "genkit-endpoints: %s\n", message.c_str());
   return code;
@@ -64,6 +84,8 @@ int main(int argc, char** argv) {
   // A model that cannot run fails now, not in every worker.
   Status models_ok = check_models(config, prompts.value(), loaded->action == CliAction::kRun);
   if (!models_ok.is_ok()) return fail(kConfigError, models_ok.message());
+  Status fits = segment_fits(config);
+  if (!fits.is_ok()) return fail(kConfigError, fits.message());
   if (loaded->action == CliAction::kCheckConfig) {
     std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d\n",
                 default_model_name(config).c_str(), config.effective_workers(), prompts->size(),
@@ -76,7 +98,9 @@ int main(int argc, char** argv) {
   raise_fd_limit();
   // Before any fork: every worker inherits the mapping.
   Result<std::unique_ptr<shm::Segment>> segment = shm::Segment::create(segment_sizes(config));
-  if (!segment.ok()) return fail(kConfigError, segment.status().message());
+  if (!segment.ok()) {
+    return fail(kConfigError, "cannot reserve " + segment_description(config) + ": " + segment.status().message());
+  }
   log_info("shared_state_ready", {{"bytes", segment.value()->size()}, {"cache_entries", config.cache_max_size},
                                   {"cache_entry_bytes", config.cache_max_entry_bytes},
                                   {"rate_limit_buckets", config.rate_limit_table_size}});

@@ -44,13 +44,12 @@ std::string Exchange::common_fields(const std::string& content_type, const std::
   f += request_.request_id;
   f += "\r\n";
   f += kSecurityHeaders;
-  for (const std::vector<Header>* list : {&extra_headers_, &extra}) {
-    for (const Header& h : *list) {
-      f += h.name;
-      f += ": ";
-      f += h.value;
-      f += "\r\n";
-    }
+  f += extra_fields_;
+  for (const Header& h : extra) {
+    f += h.name;
+    f += ": ";
+    f += h.value;
+    f += "\r\n";
   }
   return f;
 }
@@ -99,6 +98,8 @@ void Exchange::client_gone() {
 }
 
 void Exchange::completed() {
+  // Disarmed, not destroyed: this may run inside the timer's own callback.
+  if (deadline_) deadline_->cancel();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (metrics_) {
     metrics_->request_finished(route_label_, status_, seconds);

@@ -36,8 +36,14 @@ class Exchange {
   void set_route_label(int label) { route_label_ = label; }
   // The client behind a trusted proxy (X-Forwarded-For), once resolved.
   void set_client_ip(std::string ip) { request_.client_ip = std::move(ip); }
-  // A header every response of this exchange carries (e.g. X-RateLimit-*).
-  void add_response_header(Header h) { extra_headers_.push_back(std::move(h)); }
+  // The REQUEST_TIMEOUT timer of a request still running: held here so that
+  // the answer (or the end of its stream) disarms it.
+  void hold_deadline(std::unique_ptr<Timer> timer) { deadline_ = std::move(timer); }
+
+  // A header field every response of this exchange carries (X-RateLimit-*).
+  void add_response_field(std::string_view name, std::string_view value) {
+    extra_fields_.append(name).append(": ").append(value).append("\r\n");
+  }
 
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
@@ -71,7 +77,8 @@ class Exchange {
   std::chrono::steady_clock::time_point started_;
   shm::ProcessMetrics* metrics_ = nullptr;
   int route_label_ = 0;
-  std::vector<Header> extra_headers_;
+  std::string extra_fields_;  // preformatted "Name: value\r\n" lines
+  std::unique_ptr<Timer> deadline_;
 };
 
 }  // namespace genkit::http

@@ -76,17 +76,24 @@ Result<Json> read_input(const Request& req, const FlowAction& flow) {
   return flow.input->validate(body->view());
 }
 
-// Enforces REQUEST_TIMEOUT: cancels the run and lets `on_timeout` answer.
-std::shared_ptr<Timer> start_deadline(AppContext& app, const std::shared_ptr<Exchange>& ex,
-                                      std::function<void()> on_timeout) {
-  auto timer = std::make_shared<Timer>(app.runtime.loop().base(), [ex, on_timeout] {
+// Enforces REQUEST_TIMEOUT on a request its flow has not answered yet (a
+// cache hit has, and needs no timer): cancels the run and lets `on_timeout`
+// answer. The exchange holds the timer; the timer only a weak reference.
+void arm_deadline(AppContext& app, const std::shared_ptr<Exchange>& ex, void (*on_timeout)(Exchange&)) {
+  if (ex->finished()) return;
+  std::weak_ptr<Exchange> weak = ex;
+  auto timer = std::make_unique<Timer>(app.runtime.loop().base(), [weak, on_timeout] {
+    std::shared_ptr<Exchange> ex = weak.lock();
+    if (!ex) return;
     log_warning("request_timeout", {{"request_id", ex->request().request_id}, {"path", ex->request().path}});
-    on_timeout();
+    on_timeout(*ex);
     ex->cancel_token().cancel();
   });
   timer->start(std::chrono::seconds(app.config.request_timeout));
-  return timer;
+  ex->hold_deadline(std::move(timer));
 }
+
+constexpr const char* kTimedOut = "the request took longer than REQUEST_TIMEOUT";
 
 // Continues the caller's trace when it sent a valid W3C traceparent.
 TraceContext trace_context(const Request& req) {
@@ -106,13 +113,11 @@ void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Ex
   const FlowAction* action = app.runtime.registry().flow(route.flow);
   Result<Json> input = read_input(ex->request(), *action);
   if (!input.ok()) return ex->respond(error_response(400, input.status().message()));
-  auto deadline = start_deadline(app, ex, [ex] {
-    ex->respond(error_response(504, "the request took longer than REQUEST_TIMEOUT"));
-  });
   FlowObserver obs;
   Shape shape = route.shape;
-  obs.on_done = [ex, deadline, shape, raw = Json(input.value())](Result<Json> out) {
-    deadline->cancel();
+  // Only the shapes that echo input fields need a copy of it.
+  Json raw = shape == as_is ? Json() : Json(input.value());
+  obs.on_done = [ex, shape, raw = std::move(raw)](Result<Json> out) {
     if (!out.ok()) {
       log_failure(ex->request(), out.status());
       return ex->respond(error_response_for(out.status()));
@@ -121,49 +126,59 @@ void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Ex
     r.body = shape(std::move(out).value(), ex->request(), raw.view()).dump();
     ex->respond(std::move(r));
   };
+  if (shape == as_is) {
+    // The body is the output itself: a cached result is sent as stored.
+    obs.on_json_text = [ex](std::string_view json) {
+      Response r;
+      r.body = json;
+      ex->respond(std::move(r));
+    };
+  }
   run_validated_flow(app.runtime, *action, std::move(input).value(), Json::object(), ex->cancel_token(),
                      std::move(obs), trace_context(ex->request()));
+  arm_deadline(app, ex, [](Exchange& x) { x.respond(error_response(504, kTimedOut)); });
 }
 
 std::string sse_event(const std::string& json) { return "data: " + json + "\n\n"; }
 
-void start_sse(const std::shared_ptr<Exchange>& ex) {
-  if (ex->responded()) return;
-  ex->start_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}});
+void start_sse(Exchange& ex) {
+  if (ex.responded()) return;
+  ex.start_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}});
+}
+
+// A stream that fails once started ends with an error event.
+void end_with_error(Exchange& ex, const std::string& message) {
+  ex.write_stream(sse_event("{\"error\": " + json_quote(message) + ", \"done\": true}"));
+  ex.end_stream();
 }
 
 void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<Exchange>& ex) {
   const FlowAction* action = app.runtime.registry().flow(route.flow);
   Result<Json> input = read_input(ex->request(), *action);
   if (!input.ok()) return ex->respond(error_response(400, input.status().message()));
-  auto end_with_error = [ex](const std::string& message) {
-    ex->write_stream(sse_event("{\"error\": " + json_quote(message) + ", \"done\": true}"));
-    ex->end_stream();
-  };
-  auto deadline = start_deadline(app, ex, [ex, end_with_error] {
-    if (!ex->responded()) return ex->respond(error_response(504, "the request took longer than REQUEST_TIMEOUT"));
-    end_with_error("the request took longer than REQUEST_TIMEOUT");
-  });
   FlowObserver obs;
   obs.on_chunk = [ex](const std::string& chunk) {
-    start_sse(ex);
+    start_sse(*ex);
     ex->write_stream(sse_event("{\"chunk\": " + json_quote(chunk) + "}"));
   };
   std::string key = route.done_key;
-  obs.on_done = [ex, deadline, key, end_with_error](Result<Json> out) {
-    deadline->cancel();
+  obs.on_done = [ex, key](Result<Json> out) {
     if (!out.ok()) {
       log_failure(ex->request(), out.status());
       if (!ex->responded()) return ex->respond(error_response_for(out.status()));
-      return end_with_error(public_message(out.status()));
+      return end_with_error(*ex, public_message(out.status()));
     }
-    start_sse(ex);
+    start_sse(*ex);
     ex->write_stream(sse_event("{\"done\": true, " + json_quote(key) + ": " + out->dump() + "}"));
     ex->end_stream();
   };
   run_validated_flow(app.runtime, *action, std::move(input).value(), Json::object(), ex->cancel_token(),
                      std::move(obs), trace_context(ex->request()));
-  start_sse(ex);  // (a flow that fails at once has answered already)
+  start_sse(*ex);  // (a flow that fails at once has answered already)
+  arm_deadline(app, ex, [](Exchange& x) {
+    if (!x.responded()) return x.respond(error_response(504, kTimedOut));
+    end_with_error(x, kTimedOut);
+  });
 }
 
 }  // namespace

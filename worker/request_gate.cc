@@ -1,5 +1,6 @@
 #include "worker/request_gate.h"
 
+#include <charconv>
 #include <string_view>
 #include <vector>
 
@@ -31,9 +32,15 @@ std::vector<std::string_view> forwarded_entries(const Request& req) {
   return out;
 }
 
+std::string_view format_int(int64_t v, char (&buf)[24]) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return {buf, static_cast<std::size_t>(end - buf)};
+}
+
 }  // namespace
 
 std::string forwarded_client_ip(const Request& req, const IpAllowList& trusted_proxies) {
+  if (!req.header("x-forwarded-for")) return req.client_ip;
   std::optional<IpBytes> hop = parse_ip(req.client_ip);
   if (!hop || !trusted_proxies.allows(*hop)) return req.client_ip;
   std::vector<std::string_view> entries = forwarded_entries(req);
@@ -56,8 +63,9 @@ Gate make_request_gate(IpAllowList trusted_proxies, RateLimiter& limiter, shm::P
     std::optional<IpBytes> ip = parse_ip(ex->request().client_ip);
     if (!ip) return true;  // (not a TCP peer: nothing to key on)
     shm::RateDecision d = limiter.take(*ip);
-    ex->add_response_header({"X-RateLimit-Limit", std::to_string(d.limit)});
-    ex->add_response_header({"X-RateLimit-Remaining", std::to_string(d.remaining)});
+    char limit[24], remaining[24];
+    ex->add_response_field("X-RateLimit-Limit", format_int(d.limit, limit));
+    ex->add_response_field("X-RateLimit-Remaining", format_int(d.remaining, remaining));
     if (d.allowed) return true;
     if (metrics) metrics->rate_limited();
     Response r = error_response(429, "rate limit exceeded: " + std::to_string(d.limit) + " requests per " +

@@ -1,11 +1,7 @@
 #include "worker/worker.h"
 
-#include <arpa/inet.h>
 #include <event2/event.h>
-#include <event2/listener.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
@@ -16,6 +12,7 @@
 #include "common/net/http_client.h"
 #include "common/telemetry/otlp_exporter.h"
 #include "common/runtime/runtime.h"
+#include "worker/acceptor.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
 #include "worker/request_gate.h"
@@ -25,16 +22,6 @@
 namespace genkit {
 
 namespace {
-
-std::string peer_ip(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = "";
-  if (sa->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
-  } else if (sa->sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
 
 // epoll's change list folds a del+add of the same fd within one loop turn
 // into one EPOLL_CTL_MOD: connections and curl flip interest every request.
@@ -74,7 +61,6 @@ class Worker {
   ~Worker() {
     for (event* e : signals_) event_free(e);
     if (deadline_) event_free(deadline_);
-    if (listener_) evconnlistener_free(listener_);
   }
 
   int run() {
@@ -106,12 +92,13 @@ class Worker {
       request_limit_ = config_.max_requests + jitter;
     }
 
-    listener_ = evconnlistener_new(base_, &Worker::on_accept, this, LEV_OPT_CLOSE_ON_FREE, -1, setup_.listen_fd);
-    if (!listener_) {
-      log_error("worker_boot_failed", {{"reason", "cannot listen on the inherited socket"}});
+    acceptor_ = std::make_unique<http::Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string& peer) {
+      http::Connection::accept(ctx_, fd, peer);
+    });
+    if (!acceptor_->start()) {
+      log_error("worker_boot_failed", {{"reason", "cannot watch the inherited listening socket"}});
       return kWorkerBootFailure;
     }
-    evconnlistener_set_error_cb(listener_, &Worker::on_accept_error);
     add_signal(SIGTERM, &Worker::on_drain_signal);
     add_signal(SIGQUIT, &Worker::on_quit_signal);
     add_signal(SIGUSR1, [](evutil_socket_t, short, void*) { log_reopen(); });
@@ -134,16 +121,6 @@ class Worker {
     event* e = evsignal_new(base_, sig, fn, this);
     evsignal_add(e, nullptr);
     signals_.push_back(e);
-  }
-
-  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
-    auto* self = static_cast<Worker*>(arg);
-    http::Connection::accept(self->ctx_, fd, peer_ip(addr));
-  }
-
-  static void on_accept_error(evconnlistener*, void*) {
-    // EMFILE and friends: keep serving what we have; accept retries on the next event.
-    log_warning("accept_failed", {{"errno", errno}});
   }
 
   static void on_drain_signal(evutil_socket_t, short, void* arg) {
@@ -180,7 +157,7 @@ class Worker {
     if (ctx_.draining) return;
     ctx_.draining = true;
     log_info("worker_draining", {{"reason", reason}, {"open_connections", ctx_.open_connections}});
-    evconnlistener_disable(listener_);
+    acceptor_->stop();
     std::vector<http::Connection*> open(ctx_.connections.begin(), ctx_.connections.end());
     for (http::Connection* c : open) c->begin_drain();
     deadline_ = evtimer_new(base_, &Worker::on_deadline, this);
@@ -210,7 +187,7 @@ class Worker {
   http::AppContext app_;
   http::Router router_;
   http::ServerContext ctx_;
-  evconnlistener* listener_ = nullptr;
+  std::unique_ptr<http::Acceptor> acceptor_;
   event* deadline_ = nullptr;
   std::vector<event*> signals_;
   bool exiting_ = false;

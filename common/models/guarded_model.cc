@@ -36,7 +36,7 @@ void GuardedModel::generate(Loop& loop, ModelRequest request, ModelCallbacks cal
     if (metrics_) {
       int64_t in = r.ok() ? r->usage.input_tokens : 0;
       int64_t out = r.ok() ? r->usage.output_tokens : 0;
-      metrics_->upstream_call(model_label_, is_upstream_failure(r.status()), in, out);
+      metrics_->upstream_call(model_label_, !r.ok(), in, out);
     }
     done(std::move(r));
   };

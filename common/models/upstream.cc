@@ -25,11 +25,15 @@ std::string base_type(std::string_view content_type) {
 Status upstream_http_error(std::string_view provider, long http_status) {
   std::string msg = std::string(provider) + " replied with HTTP " + std::to_string(http_status);
   if (http_status == 429 || http_status == 503) return Status(Code::kUnavailable, msg + ": the model is overloaded, retry later");
+  if (http_status >= 400 && http_status < 500 && http_status != 408) {
+    return Status(Code::kUpstream, msg).as_request_refused_upstream();
+  }
   return Status(Code::kUpstream, msg);
 }
 
 bool is_upstream_failure(const Status& status) {
-  return !status.is_ok() && status.code() != Code::kCancelled && status.code() != Code::kInvalidArgument;
+  return !status.is_ok() && status.code() != Code::kCancelled && status.code() != Code::kInvalidArgument &&
+         !status.request_refused_upstream();
 }
 
 void finish_model_call(const std::string& model, ModelCallbacks& callbacks, const CancelToken& cancel,

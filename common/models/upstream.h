@@ -21,7 +21,8 @@ Status upstream_http_error(std::string_view provider, long http_status);
 
 // Whether a call's outcome says the upstream is failing (5xx, 429, timeout,
 // connection error, unusable reply): what the circuit breaker counts. A
-// cancelled call or a request we could not build (INVALID_ARGUMENT) is not.
+// cancelled call, a request we could not build (INVALID_ARGUMENT) or one the
+// provider refused (4xx: bad input of one client) is not.
 bool is_upstream_failure(const Status& status);
 
 // Reports a provider call's outcome once: logs failures, and calls on_done

@@ -86,7 +86,8 @@ std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json 
     o.on_done = std::move(finish);
     start_run(runtime, action, Json(input), Json(context), std::move(flight_cancel), std::move(o), trace);
   };
-  cache->fetch(key, cancel, std::move(compute), std::move(observer.on_done));
+  cache->fetch(key, cancel, std::move(compute),
+               FlowCache::Delivery{std::move(observer.on_done), std::move(observer.on_json_text)});
   return "";
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 #include "common/runtime/generate.h"
@@ -19,7 +20,11 @@ class Runtime;
 
 struct FlowObserver {
   std::function<void(const std::string& chunk)> on_chunk;  // may be empty
-  std::function<void(Result<Json> output)> on_done;         // exactly once
+  std::function<void(Result<Json> output)> on_done;         // exactly once (but see on_json_text)
+  // Optional, for callers that only need the output's JSON text: a success
+  // the cache already holds as text (a hit, or a run shared by identical
+  // requests) comes here instead of on_done, with no parse or dump.
+  std::function<void(std::string_view json)> on_json_text;
 };
 
 struct TraceContext {

@@ -53,6 +53,10 @@ void set_waiter(WaiterSet& set, int slot) {
   if (slot >= 0 && slot < kMaxProcesses) set[slot / 64] |= uint64_t{1} << (slot % 64);
 }
 
+void clear_waiter(WaiterSet& set, int slot) {
+  if (slot >= 0 && slot < kMaxProcesses) set[slot / 64] &= ~(uint64_t{1} << (slot % 64));
+}
+
 bool any_waiter(const WaiterSet& set) {
   return std::any_of(set.begin(), set.end(), [](uint64_t w) { return w != 0; });
 }
@@ -149,11 +153,17 @@ void CacheZone::lru_push_back(uint32_t idx) {
   if (header_->lru_head == kNone) header_->lru_head = idx;
 }
 
+void CacheZone::set_state(CacheEntry& e, uint32_t state) {
+  if (e.state == kReady) write_relaxed(header_->ready, header_->ready - 1);
+  if (state == kReady) write_relaxed(header_->ready, header_->ready + 1);
+  e.state = state;
+}
+
 void CacheZone::release_entry(uint32_t idx) {
   CacheEntry& e = entries_[idx];
   if (lru_member(e.state)) lru_remove(idx);
   unlink_chain(idx);
-  e.state = kFree;
+  set_state(e, kFree);
   e.chain_next = header_->free_head;
   header_->free_head = idx;
   --header_->used;
@@ -172,7 +182,7 @@ uint32_t CacheZone::acquire_entry(const CacheKey& key, int64_t now_ns) {
     if (victim.state == kReady && victim.expires_ns > now_ns) bump_shared(header_->evictions);
     lru_remove(idx);
     unlink_chain(idx);
-    victim.state = kFree;
+    set_state(victim, kFree);
     fault_point("cache.evict");
     --header_->used;
   }
@@ -193,7 +203,7 @@ void CacheZone::begin_flight(uint32_t idx, Caller me, int64_t now_ns, uint64_t* 
   e.waiters = WaiterSet{};
   e.value_len = 0;
   e.error_len = 0;
-  e.state = kInFlight;
+  set_state(e, kInFlight);
   fault_point("cache.begin_flight");
   if (!chained) link_chain(idx);
   *flight = e.flight_id;
@@ -266,17 +276,21 @@ CacheZone::Lookup CacheZone::lookup(const CacheKey& key, uint64_t joined_flight,
   return r;
 }
 
+uint32_t CacheZone::find_flight(const CacheKey& key, uint64_t flight_id) const {
+  uint32_t idx = find(key);
+  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return kNone;
+  return idx;
+}
+
 bool CacheZone::take_over(const CacheKey& key, uint64_t flight_id, Caller me, int64_t now_ns, uint64_t* new_flight) {
   ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return false;
-  uint32_t idx = find(key);
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
   if (idx == kNone) return false;
   CacheEntry& e = entries_[idx];
-  if (e.state != kInFlight || e.flight_id != flight_id) return false;
   e.flight_id = ++header_->next_flight_id;
   e.leader_pid = me.pid;
   e.flight_started_ns = now_ns;
-  if (me.slot >= 0 && me.slot < kMaxProcesses) e.waiters[me.slot / 64] &= ~(uint64_t{1} << (me.slot % 64));
+  clear_waiter(e.waiters, me.slot);
   *new_flight = e.flight_id;
   return true;
 }
@@ -296,89 +310,77 @@ WaiterSet CacheZone::store(const CacheKey& key, std::string_view value, int64_t 
   if (e.state == kInFlight) woken = take_waiters(e);
   if (lru_member(e.state)) lru_remove(idx);
   // kWriting until the value is whole: a dead writer's entry is dropped by repair.
-  e.state = kWriting;
+  set_state(e, kWriting);
   std::memcpy(value_of(idx), value.data(), value.size());
   fault_point("cache.store.copy");
   e.value_len = static_cast<uint32_t>(value.size());
   e.expires_ns = expires_ns;
-  e.state = kReady;
+  set_state(e, kReady);
   if (!chained) link_chain(idx);
   lru_push_front(idx);
   return woken;
 }
 
-WaiterSet CacheZone::fail(const CacheKey& key, uint64_t flight_id, int32_t code, int32_t retry_after_s,
-                          std::string_view message, int64_t expires_ns) {
-  WaiterSet woken{};
-  ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return woken;
-  uint32_t idx = find(key);
-  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return woken;
+// A failed or uncached outcome only serves the flight's waiters: it goes to
+// the LRU tail, the first to be reused.
+WaiterSet CacheZone::end_flight(uint32_t idx, uint32_t state, int64_t expires_ns) {
   CacheEntry& e = entries_[idx];
-  woken = take_waiters(e);
-  e.error_code = code;
-  e.retry_after_s = retry_after_s;
-  e.error_len = static_cast<uint32_t>(std::min(message.size(), kMaxErrorBytes));
-  std::memcpy(e.error, message.data(), e.error_len);
+  WaiterSet woken = take_waiters(e);
   e.expires_ns = expires_ns;
-  e.state = kFailed;
-  lru_push_back(idx);  // the first to go: it only serves the flight's waiters
-  return woken;
-}
-
-WaiterSet CacheZone::uncached(const CacheKey& key, uint64_t flight_id, int64_t expires_ns) {
-  WaiterSet woken{};
-  ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return woken;
-  uint32_t idx = find(key);
-  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return woken;
-  CacheEntry& e = entries_[idx];
-  woken = take_waiters(e);
-  e.expires_ns = expires_ns;
-  e.state = kUncached;
+  set_state(e, state);
   lru_push_back(idx);
   return woken;
 }
 
-WaiterSet CacheZone::abandon(const CacheKey& key, uint64_t flight_id) {
-  WaiterSet woken{};
+WaiterSet CacheZone::fail(const CacheKey& key, uint64_t flight_id, int32_t code, int32_t retry_after_s,
+                          std::string_view message, int64_t expires_ns) {
   ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return woken;
-  uint32_t idx = find(key);
-  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return woken;
-  woken = take_waiters(entries_[idx]);
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
+  if (idx == kNone) return {};
+  CacheEntry& e = entries_[idx];
+  e.error_code = code;
+  e.retry_after_s = retry_after_s;
+  e.error_len = static_cast<uint32_t>(std::min(message.size(), kMaxErrorBytes));
+  std::memcpy(e.error, message.data(), e.error_len);
+  return end_flight(idx, kFailed, expires_ns);
+}
+
+WaiterSet CacheZone::uncached(const CacheKey& key, uint64_t flight_id, int64_t expires_ns) {
+  ShmLock lock(&header_->mu, &CacheZone::repair, this);
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
+  if (idx == kNone) return {};
+  return end_flight(idx, kUncached, expires_ns);
+}
+
+WaiterSet CacheZone::abandon(const CacheKey& key, uint64_t flight_id) {
+  ShmLock lock(&header_->mu, &CacheZone::repair, this);
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
+  if (idx == kNone) return {};
+  WaiterSet woken = take_waiters(entries_[idx]);
   release_entry(idx);
   return woken;
 }
 
 bool CacheZone::others_wait(const CacheKey& key, uint64_t flight_id, Caller me) {
   ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return false;
-  uint32_t idx = find(key);
-  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return false;
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
+  if (idx == kNone) return false;
   WaiterSet w = entries_[idx].waiters;
-  if (me.slot >= 0 && me.slot < kMaxProcesses) w[me.slot / 64] &= ~(uint64_t{1} << (me.slot % 64));
+  clear_waiter(w, me.slot);
   return any_waiter(w);
 }
 
 void CacheZone::leave(const CacheKey& key, uint64_t flight_id, Caller me) {
-  if (me.slot < 0 || me.slot >= kMaxProcesses) return;
   ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return;
-  uint32_t idx = find(key);
-  if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return;
-  entries_[idx].waiters[me.slot / 64] &= ~(uint64_t{1} << (me.slot % 64));
+  uint32_t idx = lock.held() ? find_flight(key, flight_id) : kNone;
+  if (idx != kNone) clear_waiter(entries_[idx].waiters, me.slot);
 }
 
-CacheZone::Stats CacheZone::stats() {
+// Read without the lock: a scrape must not hold it for a scan of the table.
+CacheZone::Stats CacheZone::stats() const {
   Stats s;
   s.evictions = evictions();
-  ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  if (!lock.held()) return s;
-  for (uint32_t i = 0; i < header_->capacity; ++i) {
-    if (entries_[i].state == kReady) ++s.entries;
-    if (entries_[i].state == kInFlight) ++s.in_flight;
-  }
+  s.entries = read_relaxed(header_->ready);
   return s;
 }
 
@@ -388,6 +390,7 @@ void CacheZone::rebuild() {
   std::fill(index_, index_ + header_->index_size, kNone);
   header_->lru_head = header_->lru_tail = header_->free_head = kNone;
   header_->used = 0;
+  uint32_t ready = 0;
   // Backwards, so the free list hands out low indexes first.
   for (uint32_t i = header_->capacity; i-- > 0;) {
     CacheEntry& e = entries_[i];
@@ -402,9 +405,11 @@ void CacheZone::rebuild() {
     }
     ++header_->used;
     link_chain(i);
+    if (e.state == kReady) ++ready;
     if (e.state == kReady) lru_push_front(i);
     else if (lru_member(e.state)) lru_push_back(i);
   }
+  write_relaxed(header_->ready, ready);
 }
 
 void CacheZone::repair(void* zone) { static_cast<CacheZone*>(zone)->rebuild(); }

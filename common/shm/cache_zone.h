@@ -58,7 +58,7 @@ struct CacheZoneHeader {
   uint32_t lru_head;          // most recently used
   uint32_t lru_tail;
   uint32_t free_head;
-  uint32_t pad;
+  uint32_t ready;             // entries holding a value (read without the lock)
   uint64_t next_flight_id;
   uint64_t seed;
   uint64_t evictions;         // read without the lock (relaxed)
@@ -119,11 +119,10 @@ class CacheZone {
   void leave(const CacheKey& key, uint64_t flight_id, Caller me);
 
   struct Stats {
-    uint32_t entries = 0;      // ready values
-    uint32_t in_flight = 0;
+    uint32_t entries = 0;      // values held (expired ones included until reused)
     uint64_t evictions = 0;
   };
-  Stats stats();
+  Stats stats() const;
   uint64_t evictions() const;
 
   // Rebuilds the chains, LRU and free lists from the entries (a dead owner).
@@ -131,6 +130,8 @@ class CacheZone {
 
  private:
   uint32_t find(const CacheKey& key) const;
+  uint32_t find_flight(const CacheKey& key, uint64_t flight_id) const;  // the key's entry while that flight runs
+  WaiterSet end_flight(uint32_t idx, uint32_t state, int64_t expires_ns);
   uint32_t bucket_of(const CacheKey& key) const;
   uint32_t acquire_entry(const CacheKey& key, int64_t now_ns);  // free list, else evict the LRU tail
   void begin_flight(uint32_t idx, Caller me, int64_t now_ns, uint64_t* flight);
@@ -140,6 +141,7 @@ class CacheZone {
   void lru_push_front(uint32_t idx);
   void lru_push_back(uint32_t idx);
   void release_entry(uint32_t idx);
+  void set_state(CacheEntry& e, uint32_t state);  // keeps the ready count
   char* value_of(uint32_t idx) const;
   WaiterSet take_waiters(CacheEntry& e);
   void rebuild();
@@ -151,6 +153,7 @@ class CacheZone {
 };
 
 void set_waiter(WaiterSet& set, int slot);
+void clear_waiter(WaiterSet& set, int slot);
 bool any_waiter(const WaiterSet& set);
 
 }  // namespace genkit::shm

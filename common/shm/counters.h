@@ -1,5 +1,6 @@
 // Counters in shared memory. Each process writes only the counters of its
-// own slot (single writer: a relaxed load+store, no bus lock); any process
+// own slot, from one thread (single writer: a relaxed load+store, no bus
+// lock; a multi-threaded process must use bump_shared); any process
 // reads every slot with relaxed loads and sums them. std::atomic_ref keeps
 // the fields plain, trivially copyable integers in the segment.
 #pragma once

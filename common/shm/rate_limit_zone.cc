@@ -51,6 +51,17 @@ int64_t refilled(const TokenBucket& b, int64_t capacity, int64_t count, int64_t 
   return static_cast<int64_t>(std::min<__int128>(t, capacity));
 }
 
+// The bucket's clock once `tokens` (from refilled) are credited: it moves on
+// by the time those whole micro-tokens took, keeping the fraction of the next
+// one. (Moving it to now dropped that fraction on every request: a client
+// asking more often than one micro-token's time never refilled at all.)
+int64_t refill_clock(const TokenBucket& b, int64_t tokens, int64_t capacity, int64_t count, int64_t period_ns,
+                     int64_t now_ns) {
+  if (tokens >= capacity || now_ns <= b.last_ns) return std::max(b.last_ns, now_ns);
+  __int128 credited = tokens - b.micro_tokens;
+  return b.last_ns + static_cast<int64_t>(credited * period_ns / (static_cast<__int128>(count) * kMicro));
+}
+
 }  // namespace
 
 std::size_t RateLimitZone::bytes(uint32_t buckets) { return offsets(buckets).total; }
@@ -123,7 +134,7 @@ RateDecision RateLimitZone::take(const IpKey& ip, int64_t count, int64_t period_
     mine = victim;
   }
   int64_t tokens = refilled(*mine, capacity, count, period_ns, now_ns);
-  mine->last_ns = std::max(mine->last_ns, now_ns);
+  mine->last_ns = refill_clock(*mine, tokens, capacity, count, period_ns, now_ns);
   if (tokens >= kMicro) {
     mine->micro_tokens = tokens - kMicro;
     d.remaining = mine->micro_tokens / kMicro;
@@ -132,9 +143,12 @@ RateDecision RateLimitZone::take(const IpKey& ip, int64_t count, int64_t period_
   mine->micro_tokens = tokens;
   d.allowed = false;
   d.remaining = 0;
-  // ns until one whole token: (1 - tokens) × period / count, rounded up to seconds.
+  // ns until one whole token: (1 - tokens) × period / count, less the time
+  // already carried toward the next micro-token, rounded up to seconds.
   __int128 missing = kMicro - tokens;
-  __int128 wait_ns = (missing * period_ns + static_cast<__int128>(count) * kMicro - 1) / (static_cast<__int128>(count) * kMicro);
+  __int128 micro_per_period = static_cast<__int128>(count) * kMicro;
+  __int128 wait_ns = (missing * period_ns + micro_per_period - 1) / micro_per_period;
+  wait_ns = std::max<__int128>(0, wait_ns - std::max<int64_t>(0, now_ns - mine->last_ns));
   d.retry_after_s = std::max<int64_t>(1, static_cast<int64_t>((wait_ns + 999999999) / 1000000000));
   return d;
 }

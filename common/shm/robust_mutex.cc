@@ -52,8 +52,10 @@ ShmLock::ShmLock(RobustMutex* mu, RepairFn repair, void* zone) : mu_(mu) {
 
 ShmLock::~ShmLock() {
   if (!held_) return;
-  if (g_hold_observer && acquired_ns_) g_hold_observer(monotonic_ns() - acquired_ns_);
+  int64_t released_ns = g_hold_observer && acquired_ns_ ? monotonic_ns() : 0;
   pthread_mutex_unlock(&mu_->m);
+  // Reported after the unlock: the observer's own time is no one's wait.
+  if (released_ns) g_hold_observer(released_ns - acquired_ns_);
   if (repaired_) {
     log_warning("shm_lock_repaired", {{"detail", "a process died holding a shared-memory lock; its zone was repaired"}});
   }

@@ -76,8 +76,7 @@ Result<std::unique_ptr<Segment>> Segment::create(const SegmentSizes& sizes) {
   int rc = posix_fallocate(fd, 0, static_cast<off_t>(l.total));
   if (rc != 0) {
     close(fd);
-    return sys_error("reserving " + std::to_string(l.total) + " bytes (check CACHE_MAX_SIZE, CACHE_MAX_ENTRY_BYTES, "
-                     "RATE_LIMIT_TABLE_SIZE and the memory available to /dev/shm)", rc);
+    return sys_error("posix_fallocate", rc);
   }
   fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
   void* base = mmap(nullptr, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
@@ -28,16 +29,19 @@ std::size_t CacheKeyHash::operator()(const shm::CacheKey& k) const {
 }
 
 shm::CacheKey FlowCache::key_for(std::string_view flow, JsonView input) {
+  // Fetched once (OpenSSL 3 looks the algorithm up on every
+  // EVP_DigestInit_ex given EVP_sha256(), a cost every cache hit would pay)
+  // and one context per thread, reused.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local EVP_MD_CTX* const ctx = EVP_MD_CTX_new();
   std::string canonical = canonical_dump(input);
   shm::CacheKey key{};
   unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx, sha256, nullptr);
   EVP_DigestUpdate(ctx, flow.data(), flow.size());
   EVP_DigestUpdate(ctx, "\n", 1);  // no flow name is a prefix of another's name + input
   EVP_DigestUpdate(ctx, canonical.data(), canonical.size());
   EVP_DigestFinal_ex(ctx, key.bytes, &len);
-  EVP_MD_CTX_free(ctx);
   return key;
 }
 
@@ -72,26 +76,31 @@ FlowCache::FlightPtr FlowCache::add_flight(const shm::CacheKey& key, Compute com
   return f;
 }
 
-void FlowCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done) {
+void FlowCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Delivery delivery) {
   if (cancel.cancelled()) return;
   if (auto it = flights_.find(key); it != flights_.end()) {
     metrics_.cache_coalesced();
-    return listen(it->second, cancel, std::move(done));
+    return listen(it->second, cancel, std::move(delivery));
   }
   using L = shm::CacheZone::Lookup;
   L l = zone_.lookup(key, 0, me_, shm::monotonic_ns(), scratch_);
   if (l.kind == L::kHit) {
-    Result<Json> value = parse_value(l.value_len);
+    std::string_view text(scratch_.data(), l.value_len);
+    if (delivery.text) {
+      metrics_.cache_hit();
+      return delivery.text(text);
+    }
+    Result<Json> value = parse_value(text);
     if (value.ok()) {
       metrics_.cache_hit();
-      return done(std::move(value));
+      return delivery.done(std::move(value));
     }
     l.kind = L::kUnavailable;  // compute it afresh, unrecorded
   }
   FlightPtr f = add_flight(key, std::move(compute));
   f->flight_id = l.kind == L::kJoin || l.kind == L::kLead ? l.flight_id : 0;
   f->leading = l.kind != L::kJoin;
-  listen(f, cancel, std::move(done));
+  listen(f, cancel, std::move(delivery));
   if (f->leading) {
     metrics_.cache_miss();
     return start_compute(f);
@@ -100,9 +109,9 @@ void FlowCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Compu
   arm_poll();
 }
 
-void FlowCache::listen(const FlightPtr& flight, const CancelToken& cancel, Finish done) {
+void FlowCache::listen(const FlightPtr& flight, const CancelToken& cancel, Delivery delivery) {
   uint64_t id = next_listener_++;
-  flight->listeners.push_back({id, std::move(done)});
+  flight->listeners.push_back({id, std::move(delivery)});
   std::weak_ptr<Flight> weak = flight;
   CancelToken token = cancel;
   token.on_cancel([this, weak, id] { on_listener_gone(weak, id); });
@@ -134,14 +143,14 @@ void FlowCache::start_compute(const FlightPtr& flight) {
 void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result) {
   FlightPtr f = weak.lock();
   if (!f || !is_current(f)) return;
-  publish(*f, result);
-  finish_flight(f, std::move(result));
+  std::string text = result.ok() ? result->dump() : std::string();
+  publish(*f, result, text);
+  finish_flight(f, std::move(result), text);
 }
 
-void FlowCache::publish(const Flight& f, const Result<Json>& result) {
+void FlowCache::publish(const Flight& f, const Result<Json>& result, const std::string& text) {
   shm::WaiterSet woken{};
   if (result.ok()) {
-    std::string text = result->dump();
     int64_t now = shm::monotonic_ns();
     if (text.size() <= zone_.max_value_bytes()) {
       woken = zone_.store(f.key, text, now, now + std::chrono::nanoseconds(options_.ttl).count());
@@ -160,22 +169,30 @@ void FlowCache::publish(const Flight& f, const Result<Json>& result) {
   wakeups_.wake(woken, f.key);
 }
 
-void FlowCache::finish_flight(const FlightPtr& f, Result<Json> result) {
+void FlowCache::finish_flight(const FlightPtr& f, Result<Json> result, std::string_view text) {
   flights_.erase(f->key);
   std::vector<Listener> listeners = std::move(f->listeners);
   f->listeners.clear();
+  // The last one that wants a Json takes the original; the others a copy.
+  std::size_t last_json = listeners.size();
   for (std::size_t i = 0; i < listeners.size(); ++i) {
-    if (i + 1 == listeners.size()) {
-      listeners[i].done(std::move(result));
+    if (!result.ok() || !listeners[i].delivery.text) last_json = i;
+  }
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    Delivery& d = listeners[i].delivery;
+    if (result.ok() && d.text) {
+      d.text(text);
+    } else if (i == last_json) {
+      d.done(std::move(result));
     } else {
-      listeners[i].done(result.ok() ? Result<Json>(Json(result.value())) : Result<Json>(result.status()));
+      d.done(result.ok() ? Result<Json>(Json(result.value())) : Result<Json>(result.status()));
     }
   }
 }
 
-Result<Json> FlowCache::parse_value(std::size_t len) {
-  Result<Json> value = Json::parse(std::string_view(scratch_.data(), len));
-  if (!value.ok()) log_error("cache_value_unreadable", {{"bytes", len}});
+Result<Json> FlowCache::parse_value(std::string_view text) {
+  Result<Json> value = Json::parse(text);
+  if (!value.ok()) log_error("cache_value_unreadable", {{"bytes", text.size()}});
   return value;
 }
 
@@ -187,14 +204,18 @@ void FlowCache::resolve(const FlightPtr& f) {
   L l = zone_.lookup(f->key, f->flight_id, me_, now, scratch_);
   switch (l.kind) {
     case L::kHit: {
-      Result<Json> value = parse_value(l.value_len);
-      if (value.ok()) return finish_flight(f, std::move(value));
+      // A copy: a listener's delivery may look something else up.
+      std::string text(scratch_.data(), l.value_len);
+      bool need_json = std::any_of(f->listeners.begin(), f->listeners.end(),
+                                   [](const Listener& x) { return !x.delivery.text; });
+      Result<Json> value = need_json ? parse_value(text) : Result<Json>(Json());
+      if (value.ok()) return finish_flight(f, std::move(value), text);
       f->flight_id = 0;
       return start_compute(f);
     }
     case L::kFailed: {
       Status s(static_cast<Code>(l.error_code), std::string(scratch_.data(), l.value_len));
-      return finish_flight(f, std::move(s).with_retry_after(l.retry_after_s));
+      return finish_flight(f, std::move(s).with_retry_after(l.retry_after_s), {});
     }
     case L::kUncached:
     case L::kUnavailable:

@@ -44,6 +44,13 @@ class FlowCache {
   using Finish = std::function<void(Result<Json>)>;
   // Runs the flow; `cancel` fires when nobody wants the result any more.
   using Compute = std::function<void(CancelToken cancel, Finish finish)>;
+  // How a request takes its result: `done`, or for a success `text` when
+  // set — the compact JSON text, which a hit has without parsing and which
+  // every request sharing a computation gets from one serialisation.
+  struct Delivery {
+    Finish done;
+    std::function<void(std::string_view json)> text;  // may be empty; `json` lives for the call only
+  };
 
   FlowCache(Loop& loop, shm::CacheZone& zone, shm::CacheZone::Caller me, shm::ProcessMetrics& metrics,
             Options options);
@@ -54,15 +61,18 @@ class FlowCache {
   // SHA-256 of the flow name and the canonical JSON of its validated input.
   static shm::CacheKey key_for(std::string_view flow, JsonView input);
 
-  // `done` runs once, on the loop, unless `cancel` fires first.
-  void fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done);
+  // The delivery runs once, on the loop, unless `cancel` fires first.
+  void fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Delivery delivery);
+  void fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done) {
+    fetch(key, cancel, std::move(compute), Delivery{std::move(done), nullptr});
+  }
 
   std::size_t flights() const { return flights_.size(); }
 
  private:
   struct Listener {
     uint64_t id;
-    Finish done;
+    Delivery delivery;
   };
   struct Flight {
     shm::CacheKey key;
@@ -75,17 +85,18 @@ class FlowCache {
   using FlightPtr = std::shared_ptr<Flight>;
 
   FlightPtr add_flight(const shm::CacheKey& key, Compute compute);
-  void listen(const FlightPtr& flight, const CancelToken& cancel, Finish done);
+  void listen(const FlightPtr& flight, const CancelToken& cancel, Delivery delivery);
   void on_listener_gone(const std::weak_ptr<Flight>& weak, uint64_t id);
   void start_compute(const FlightPtr& flight);
   void on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result);
-  void publish(const Flight& flight, const Result<Json>& result);
+  void publish(const Flight& flight, const Result<Json>& result, const std::string& text);
   void resolve(const FlightPtr& flight);
   void on_wake(const shm::CacheKey& key);
   void on_poll();
   void arm_poll();
-  void finish_flight(const FlightPtr& flight, Result<Json> result);
-  Result<Json> parse_value(std::size_t len);
+  // Hands the outcome to every listener; `text` is the success's JSON text.
+  void finish_flight(const FlightPtr& flight, Result<Json> result, std::string_view text);
+  Result<Json> parse_value(std::string_view text);
   bool is_current(const FlightPtr& flight) const;
 
   Loop& loop_;

@@ -67,6 +67,7 @@ HttpClient& HttpClient::operator=(HttpClient&& other) noexcept {
   close();
   fd_ = std::exchange(other.fd_, -1);
   receive_buffer_ = other.receive_buffer_;
+  source_address_ = std::move(other.source_address_);
   eof_ = other.eof_;
   buf_ = std::move(other.buf_);
   error_ = std::move(other.error_);
@@ -92,6 +93,19 @@ bool HttpClient::connect(int port, milliseconds timeout) {
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (receive_buffer_ > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_, sizeof receive_buffer_);
+  if (!source_address_.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;  // port 0: any free one
+    if (inet_pton(AF_INET, source_address_.c_str(), &local.sin_addr) != 1) {
+      close();
+      return fail("bind: not an IPv4 address: " + source_address_);
+    }
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      std::string why = "bind " + source_address_ + ": " + std::strerror(errno);
+      close();
+      return fail(why);
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -356,9 +370,12 @@ bool HttpClient::wait_closed(milliseconds timeout) {
 namespace {
 
 HttpResponse one_shot(int port, std::string_view method, std::string_view path, std::string_view body,
-                      const std::vector<std::pair<std::string, std::string>>& headers) {
-  HttpClient c(port);
-  std::optional<HttpResponse> r = c.request(method, path, body, headers);
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      std::string_view source_address) {
+  HttpClient c;
+  c.set_source_address(std::string(source_address));
+  std::optional<HttpResponse> r;
+  if (c.connect(port)) r = c.request(method, path, body, headers);
   if (r) return *r;
   HttpResponse failed;
   failed.reason = std::string(method) + " " + std::string(path) + ": " + c.error();
@@ -368,13 +385,15 @@ HttpResponse one_shot(int port, std::string_view method, std::string_view path, 
 }  // namespace
 
 HttpResponse http_get(int port, std::string_view path,
-                      const std::vector<std::pair<std::string, std::string>>& headers) {
-  return one_shot(port, "GET", path, {}, headers);
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      std::string_view source_address) {
+  return one_shot(port, "GET", path, {}, headers, source_address);
 }
 
 HttpResponse http_post(int port, std::string_view path, std::string_view body,
-                       const std::vector<std::pair<std::string, std::string>>& headers) {
-  return one_shot(port, "POST", path, body, headers);
+                       const std::vector<std::pair<std::string, std::string>>& headers,
+                       std::string_view source_address) {
+  return one_shot(port, "POST", path, body, headers, source_address);
 }
 
 }  // namespace itest

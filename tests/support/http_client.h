@@ -62,6 +62,10 @@ class HttpClient {
   // A small SO_RCVBUF for the next connect(): the server then meets a full
   // socket sooner (partial writes, buffered output).
   void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
+  // A local IPv4 address for the next connect() (e.g. "127.0.0.2": any
+  // 127.0.0.0/8 address reaches the server on 127.0.0.1), so one test can
+  // be several clients to a per-IP rate limit. Empty: the kernel's choice.
+  void set_source_address(std::string address) { source_address_ = std::move(address); }
   bool connected() const { return fd_ >= 0; }
   void close();
   const std::string& error() const { return error_; }  // why the last call failed
@@ -91,6 +95,7 @@ class HttpClient {
 
  private:
   int receive_buffer_ = 0;
+  std::string source_address_;
   enum class BodyMode { kNone, kLength, kChunked, kUntilClose, kDone };
 
   bool fill(Clock::time_point deadline);  // reads more bytes into buf_; false on EOF/error/timeout
@@ -114,9 +119,12 @@ class HttpClient {
 // One-shot helpers on a fresh connection (closed afterwards). A transport
 // failure comes back as status 0 with the reason in `reason`, so a test can
 // write ASSERT_EQ(r.status, 200) << r.reason and still see why.
+// `source_address`: connect from this local address (see set_source_address).
 HttpResponse http_get(int port, std::string_view path,
-                      const std::vector<std::pair<std::string, std::string>>& headers = {});
+                      const std::vector<std::pair<std::string, std::string>>& headers = {},
+                      std::string_view source_address = {});
 HttpResponse http_post(int port, std::string_view path, std::string_view body,
-                       const std::vector<std::pair<std::string, std::string>>& headers = {});
+                       const std::vector<std::pair<std::string, std::string>>& headers = {},
+                       std::string_view source_address = {});
 
 }  // namespace itest

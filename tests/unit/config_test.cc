@@ -183,7 +183,9 @@ TEST(ConfigErrors, EveryBadValueNamesItsSetting) {
       {"WEB_CONCURRENCY", "257"}, {"WORKER_TIMEOUT", "0"}, {"GRACEFUL_TIMEOUT", "-1"}, {"MAX_REQUESTS", "-1"},
       {"MAX_REQUESTS_JITTER", "x"}, {"MODEL", "gpt4"}, {"MODEL", "foo/bar"}, {"MODEL", "googleai/"},
       {"MODEL", "openai/llama3"}, {"GEMINI_BASE_URL", "nope"}, {"OPENAI_BASE_URL", "localhost:11434"},
-      {"MOCK_CHUNK_DELAY_MS", "-1"}, {"CORS_ALLOWED_ORIGINS", "*"},
+      {"MOCK_CHUNK_DELAY_MS", "-1"}, {"CORS_ALLOWED_ORIGINS", "*"}, {"CACHE_MAX_ENTRY_BYTES", "255"},
+      {"CACHE_MAX_ENTRY_BYTES", "16777217"}, {"RATE_LIMIT_TABLE_SIZE", "63"}, {"RATE_LIMIT_ENABLED", "maybe"},
+      {"FORWARDED_ALLOW_IPS", "proxy.local"}, {"FORWARDED_ALLOW_IPS", "10.0.0.0/33"},
   };
   for (const auto& [name, value] : cases) {
     auto r = load_config(inputs({}, {{name, value}}));
@@ -192,6 +194,25 @@ TEST(ConfigErrors, EveryBadValueNamesItsSetting) {
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   }
   EXPECT_EQ(load_error(inputs({}, {{"PORT", "abc"}})), "PORT: must be an integer from 0 to 65535 (got \"abc\")");
+}
+
+// Shared memory reserves CACHE_MAX_SIZE × CACHE_MAX_ENTRY_BYTES up front:
+// a product no machine has is a configuration error, not an OOM kill.
+TEST(ConfigErrors, ACacheLargerThanSixteenGibIsRefused) {
+  std::string err = load_error(inputs({}, {{"CACHE_MAX_SIZE", "1048576"}, {"CACHE_MAX_ENTRY_BYTES", "16777216"}}));
+  EXPECT_TRUE(starts_with(err, "CACHE_MAX_SIZE x CACHE_MAX_ENTRY_BYTES: 17592186044416 bytes")) << err;
+  Config c = load_ok(inputs({}, {{"CACHE_MAX_SIZE", "1024"}, {"CACHE_MAX_ENTRY_BYTES", "16777216"}}));
+  EXPECT_EQ(c.cache_max_entry_bytes, 16777216);
+}
+
+TEST(ConfigValues, SharedStateDefaults) {
+  Config c = load_ok(inputs({}, {}));
+  EXPECT_EQ(c.cache_max_entry_bytes, 65536);
+  EXPECT_EQ(c.rate_limit_table_size, 65536);
+  EXPECT_TRUE(c.rate_limit_enabled);
+  EXPECT_EQ(c.forwarded_allow_ips, std::vector<std::string>{"127.0.0.1"});
+  c = load_ok(inputs({}, {{"FORWARDED_ALLOW_IPS", "10.0.0.0/8, ::1,*"}}));
+  EXPECT_EQ(c.forwarded_allow_ips, (std::vector<std::string>{"10.0.0.0/8", "::1", "*"}));
 }
 
 TEST(ConfigValues, Booleans) {
