@@ -44,7 +44,6 @@ std::string Exchange::common_fields(const std::string& content_type, const std::
   f += request_.request_id;
   f += "\r\n";
   f += kSecurityHeaders;
-  f += extra_fields_;
   for (const Header& h : extra) {
     f += h.name;
     f += ": ";

@@ -40,10 +40,6 @@ class Exchange {
   // the answer (or the end of its stream) disarms it.
   void hold_deadline(std::unique_ptr<Timer> timer) { deadline_ = std::move(timer); }
 
-  // A header field every response of this exchange carries (X-RateLimit-*).
-  void add_response_field(std::string_view name, std::string_view value) {
-    extra_fields_.append(name).append(": ").append(value).append("\r\n");
-  }
 
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
@@ -77,7 +73,6 @@ class Exchange {
   std::chrono::steady_clock::time_point started_;
   shm::ProcessMetrics* metrics_ = nullptr;
   int route_label_ = 0;
-  std::string extra_fields_;  // preformatted "Name: value\r\n" lines
   std::unique_ptr<Timer> deadline_;
 };
 

@@ -7,8 +7,10 @@
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
 #include "common/telemetry/otlp_exporter.h"
+#include "common/state/flow_cache.h"
 #include "worker/app_context.h"
 #include "worker/errors.h"
+#include "worker/request_key_memo.h"
 #include "worker/router.h"
 
 namespace genkit::http {
@@ -109,10 +111,26 @@ void log_failure(const Request& req, const Status& status) {
                             {"code", code_name(status.code())}, {"message", status.message()}});
 }
 
-void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Exchange>& ex) {
+void respond_json(Exchange& ex, std::string_view json) {
+  Response r;
+  r.body = json;
+  ex.respond(std::move(r));
+}
+
+// `memo` (routes whose body is the output as is, on a cacheable flow): a
+// repeated body is answered from the cache without being parsed again.
+void run_unary(AppContext& app, const FlowRoute& route, RequestKeyMemo* memo, const std::shared_ptr<Exchange>& ex) {
   const FlowAction* action = app.runtime.registry().flow(route.flow);
+  FlowCache* cache = app.runtime.options().cache;
+  const std::string& body = ex->request().body;
+  if (memo && cache) {
+    if (const shm::CacheKey* key = memo->find(body)) {
+      if (std::optional<std::string_view> hit = cache->peek_text(*key)) return respond_json(*ex, *hit);
+    }
+  }
   Result<Json> input = read_input(ex->request(), *action);
   if (!input.ok()) return ex->respond(error_response(400, input.status().message()));
+  if (memo && cache) memo->remember(body, FlowCache::key_for(action->name, *input));
   FlowObserver obs;
   Shape shape = route.shape;
   // Only the shapes that echo input fields need a copy of it.
@@ -128,11 +146,7 @@ void run_unary(AppContext& app, const FlowRoute& route, const std::shared_ptr<Ex
   };
   if (shape == as_is) {
     // The body is the output itself: a cached result is sent as stored.
-    obs.on_json_text = [ex](std::string_view json) {
-      Response r;
-      r.body = json;
-      ex->respond(std::move(r));
-    };
+    obs.on_json_text = [ex](std::string_view json) { respond_json(*ex, json); };
   }
   run_validated_flow(app.runtime, *action, std::move(input).value(), Json::object(), ex->cancel_token(),
                      std::move(obs), trace_context(ex->request()));
@@ -185,7 +199,12 @@ void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<E
 
 void add_flow_routes(Router& router, AppContext& app) {
   for (const FlowRoute& route : kUnaryRoutes) {
-    router.add("POST", route.path, [&app, &route](const std::shared_ptr<Exchange>& ex) { run_unary(app, route, ex); });
+    const FlowAction* action = app.runtime.registry().flow(route.flow);
+    std::shared_ptr<RequestKeyMemo> memo;
+    if (action && action->cacheable && route.shape == as_is) memo = std::make_shared<RequestKeyMemo>();
+    router.add("POST", route.path, [&app, &route, memo](const std::shared_ptr<Exchange>& ex) {
+      run_unary(app, route, memo.get(), ex);
+    });
   }
   for (const FlowRoute& route : kStreamRoutes) {
     router.add("POST", route.path, [&app, &route](const std::shared_ptr<Exchange>& ex) { run_stream(app, route, ex); });

@@ -1,6 +1,5 @@
 #include "worker/request_gate.h"
 
-#include <charconv>
 #include <string_view>
 #include <vector>
 
@@ -32,11 +31,6 @@ std::vector<std::string_view> forwarded_entries(const Request& req) {
   return out;
 }
 
-std::string_view format_int(int64_t v, char (&buf)[24]) {
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return {buf, static_cast<std::size_t>(end - buf)};
-}
-
 }  // namespace
 
 std::string forwarded_client_ip(const Request& req, const IpAllowList& trusted_proxies) {
@@ -63,14 +57,13 @@ Gate make_request_gate(IpAllowList trusted_proxies, RateLimiter& limiter, shm::P
     std::optional<IpBytes> ip = parse_ip(ex->request().client_ip);
     if (!ip) return true;  // (not a TCP peer: nothing to key on)
     shm::RateDecision d = limiter.take(*ip);
-    char limit[24], remaining[24];
-    ex->add_response_field("X-RateLimit-Limit", format_int(d.limit, limit));
-    ex->add_response_field("X-RateLimit-Remaining", format_int(d.remaining, remaining));
     if (d.allowed) return true;
     if (metrics) metrics->rate_limited();
     Response r = error_response(429, "rate limit exceeded: " + std::to_string(d.limit) + " requests per " +
                                          limiter.period_name() + " per client");
-    r.headers.push_back({"Retry-After", std::to_string(d.retry_after_s)});
+    r.headers = {{"Retry-After", std::to_string(d.retry_after_s)},
+                 {"X-RateLimit-Limit", std::to_string(d.limit)},
+                 {"X-RateLimit-Remaining", std::to_string(d.remaining)}};
     ex->respond(std::move(r));
     return false;
   };

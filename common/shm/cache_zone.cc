@@ -276,6 +276,18 @@ CacheZone::Lookup CacheZone::lookup(const CacheKey& key, uint64_t joined_flight,
   return r;
 }
 
+int64_t CacheZone::peek(const CacheKey& key, int64_t now_ns, std::span<char> out) {
+  ShmLock lock(&header_->mu, &CacheZone::repair, this);
+  uint32_t idx = lock.held() ? find(key) : kNone;
+  if (idx == kNone) return -1;
+  CacheEntry& e = entries_[idx];
+  if (e.state != kReady || e.expires_ns <= now_ns || e.value_len > out.size()) return -1;
+  std::memcpy(out.data(), value_of(idx), e.value_len);
+  lru_remove(idx);
+  lru_push_front(idx);
+  return e.value_len;
+}
+
 uint32_t CacheZone::find_flight(const CacheKey& key, uint64_t flight_id) const {
   uint32_t idx = find(key);
   if (idx == kNone || entries_[idx].state != kInFlight || entries_[idx].flight_id != flight_id) return kNone;

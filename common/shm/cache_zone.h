@@ -102,6 +102,10 @@ class CacheZone {
   // joined passes its id. `out` must hold max_value_bytes().
   Lookup lookup(const CacheKey& key, uint64_t joined_flight, Caller me, int64_t now_ns, std::span<char> out);
 
+  // The key's value if one is held and fresh (copied into `out`, its length
+  // returned), else -1. Unlike lookup, a miss starts nothing.
+  int64_t peek(const CacheKey& key, int64_t now_ns, std::span<char> out);
+
   // Makes `me` the leader of a flight whose leader is gone (dead or stale).
   // False when the flight is no longer the one the caller saw.
   bool take_over(const CacheKey& key, uint64_t flight_id, Caller me, int64_t now_ns, uint64_t* new_flight);

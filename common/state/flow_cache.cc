@@ -109,6 +109,14 @@ void FlowCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Compu
   arm_poll();
 }
 
+std::optional<std::string_view> FlowCache::peek_text(const shm::CacheKey& key) {
+  if (flights_.count(key)) return std::nullopt;  // being computed: fetch joins it
+  int64_t len = zone_.peek(key, shm::monotonic_ns(), scratch_);
+  if (len < 0) return std::nullopt;
+  metrics_.cache_hit();
+  return std::string_view(scratch_.data(), static_cast<std::size_t>(len));
+}
+
 void FlowCache::listen(const FlightPtr& flight, const CancelToken& cancel, Delivery delivery) {
   uint64_t id = next_listener_++;
   flight->listeners.push_back({id, std::move(delivery)});

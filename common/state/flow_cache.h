@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +67,10 @@ class FlowCache {
   void fetch(const shm::CacheKey& key, const CancelToken& cancel, Compute compute, Finish done) {
     fetch(key, cancel, std::move(compute), Delivery{std::move(done), nullptr});
   }
+
+  // A held result for `key` as JSON text (valid until the next call into
+  // this cache), counted as a hit; nullopt when it must be fetched.
+  std::optional<std::string_view> peek_text(const shm::CacheKey& key);
 
   std::size_t flights() const { return flights_.size(); }
 

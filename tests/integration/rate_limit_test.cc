@@ -57,6 +57,19 @@ class RateLimitTest : public FakeUpstreamServerTest<RateLimitTest> {
   }
 
   size_t model_calls() { return fake()->model_requests().size(); }
+
+  // The tokens left in `source`'s bucket: requests admitted until the first
+  // 429 (each admitted one is a model call). Bounded.
+  int tokens_left(const std::string& source, const Headers& headers = {}) {
+    for (int admitted = 0; admitted < 10; ++admitted) {
+      HttpResponse r = joke_from(source, headers);
+      if (r.status != 200) {
+        EXPECT_EQ(r.status, 429) << r.reason << r.body;
+        return admitted;
+      }
+    }
+    return 10;
+  }
 };
 
 void expect_rejected(const HttpResponse& r, int limit) {
@@ -73,14 +86,11 @@ TEST_F(RateLimitTest, OneClientGetsExactlyItsLimitAcrossFourWorkers) {
   ASSERT_NO_FATAL_FAILURE(start({{"RATE_LIMIT_DEFAULT", "20/hour"}}));  // refill: one token per 3 minutes
   std::vector<HttpResponse> replies = send_overlapping(port(), 30, "/tell-joke", "{}");
 
-  std::multiset<int> remaining_admitted;
   int admitted = 0, rejected = 0;
   std::set<int> pids;
   for (const HttpResponse& r : replies) {
     if (r.status == 200) {
       ++admitted;
-      EXPECT_EQ(header_int(r, "x-ratelimit-limit"), 20);
-      remaining_admitted.insert(header_int(r, "x-ratelimit-remaining"));
     } else {
       ++rejected;
       expect_rejected(r, 20);
@@ -91,10 +101,6 @@ TEST_F(RateLimitTest, OneClientGetsExactlyItsLimitAcrossFourWorkers) {
   }
   EXPECT_EQ(admitted, 20);
   EXPECT_EQ(rejected, 10);
-  // Each admitted request took its own token: Remaining counts down 19..0 with no repeat.
-  std::multiset<int> countdown;
-  for (int i = 0; i < 20; ++i) countdown.insert(i);
-  EXPECT_EQ(remaining_admitted, countdown);
   EXPECT_GE(pids.size(), 2u) << "the requests should have been spread over the workers";
   EXPECT_EQ(model_calls(), 20u) << "a refused request must never reach the model";
   EXPECT_EQ(metric(port(), "genkit_endpoints_rate_limit_rejections_total"), 10);
@@ -111,16 +117,13 @@ TEST_F(RateLimitTest, EachSourceAddressHasItsOwnBucket) {
     for (const char* source : {"127.0.0.2", "127.0.0.3"}) {
       HttpResponse r = joke_from(source);
       ASSERT_EQ(r.status, 200) << source << " request " << i << ": " << r.reason << r.body;
-      EXPECT_EQ(header_int(r, "x-ratelimit-remaining"), 4 - i) << source;
       EXPECT_EQ(str(access_log_of(*server_, r)["client"]), source);
     }
   }
   expect_rejected(joke_from("127.0.0.2"), 5);
   expect_rejected(joke_from("127.0.0.3"), 5);
-  HttpResponse third = joke_from("127.0.0.4");
-  EXPECT_EQ(third.status, 200) << third.body;
-  EXPECT_EQ(header_int(third, "x-ratelimit-remaining"), 4);
-  EXPECT_EQ(model_calls(), 11u);
+  EXPECT_EQ(tokens_left("127.0.0.4"), 5) << "a third address has a full bucket of its own";
+  EXPECT_EQ(model_calls(), 15u);
 }
 
 TEST_F(RateLimitTest, RetryAfterIsHonestAndTheBucketRefillsContinuously) {
@@ -132,12 +135,11 @@ TEST_F(RateLimitTest, RetryAfterIsHonestAndTheBucketRefillsContinuously) {
   expect_rejected(refused, 2);
   EXPECT_EQ(refused.header("retry-after"), "1") << "one token comes back every 0.5 s";
 
-  // 0.6 s later about 1.2 tokens are back: one request, leaving nothing (a
-  // bucket reset to full would say Remaining 1).
+  // 0.6 s later about 1.2 tokens are back: one request, then none (a bucket
+  // reset to full would admit a second).
   std::this_thread::sleep_until(refused_at + milliseconds(600));
   HttpResponse again = joke_from("127.0.0.2");
   EXPECT_EQ(again.status, 200) << again.body;
-  EXPECT_EQ(header_int(again, "x-ratelimit-remaining"), 0);
   expect_rejected(joke_from("127.0.0.2"), 2);
   EXPECT_EQ(model_calls(), 3u);
 }
@@ -157,8 +159,8 @@ TEST_F(RateLimitTest, TrustedProxyNamesTheClientInXForwardedFor) {
   expect_rejected(joke_from("127.0.0.1", a), 2);
   HttpResponse other = joke_from("127.0.0.1", b);
   EXPECT_EQ(other.status, 200) << "a different forwarded client has its own bucket: " << other.body;
-  EXPECT_EQ(header_int(other, "x-ratelimit-remaining"), 1);
   EXPECT_EQ(str(access_log_of(*server_, other)["client"]), "203.0.113.10");
+  EXPECT_EQ(tokens_left("127.0.0.1", b), 1);
 
   // A proxy hop inside the CIDR is skipped; a peer inside it is trusted too.
   HttpResponse chained = joke_from("127.0.0.1", {{"X-Forwarded-For", "203.0.113.20, 127.0.1.9"}});
@@ -169,8 +171,7 @@ TEST_F(RateLimitTest, TrustedProxyNamesTheClientInXForwardedFor) {
   EXPECT_EQ(str(access_log_of(*server_, via_cidr_peer)["client"]), "203.0.113.30");
 
   // The proxies' own buckets were never touched.
-  HttpResponse direct = joke_from("127.0.0.1");
-  EXPECT_EQ(header_int(direct, "x-ratelimit-remaining"), 1) << direct.body;
+  EXPECT_EQ(tokens_left("127.0.0.1"), 2);
 }
 
 TEST_F(RateLimitTest, UntrustedPeerCannotSpoofXForwardedFor) {
@@ -183,9 +184,8 @@ TEST_F(RateLimitTest, UntrustedPeerCannotSpoofXForwardedFor) {
   }
   expect_rejected(joke_from("127.0.0.2", {{"X-Forwarded-For", "203.0.113.42"}}), 2);
   // The forged address got no bucket of its own: via the trusted proxy it is still full.
-  HttpResponse forwarded = joke_from("127.0.0.1", {{"X-Forwarded-For", "203.0.113.40"}});
-  EXPECT_EQ(header_int(forwarded, "x-ratelimit-remaining"), 1) << forwarded.body;
-  EXPECT_EQ(model_calls(), 3u);
+  EXPECT_EQ(tokens_left("127.0.0.1", {{"X-Forwarded-For", "203.0.113.40"}}), 2);
+  EXPECT_EQ(model_calls(), 4u);
 }
 
 TEST_F(RateLimitTest, EveryRequestOfAKeepAliveProxyConnectionIsChargedToItsOwnClient) {
@@ -202,15 +202,12 @@ TEST_F(RateLimitTest, EveryRequestOfAKeepAliveProxyConnectionIsChargedToItsOwnCl
   HttpClient c(port());
   ASSERT_TRUE(c.send_raw(pipeline)) << c.error();
   std::vector<int> statuses;
-  std::vector<int> remaining;
   for (int i = 0; i < 6; ++i) {
     std::optional<HttpResponse> r = c.read_response();
     ASSERT_TRUE(r) << "reply " << i << ": " << c.error();
     statuses.push_back(r->status);
-    remaining.push_back(header_int(*r, "x-ratelimit-remaining"));
   }
   EXPECT_EQ(statuses, (std::vector<int>{200, 200, 429, 200, 429, 200}));
-  EXPECT_EQ(remaining, (std::vector<int>{1, 0, 0, 1, 0, -1}));
   EXPECT_EQ(model_calls(), 3u);
 }
 
@@ -224,7 +221,6 @@ TEST_F(RateLimitTest, HealthReadinessAndMetricsAreExemptButNotFoundIsLimited) {
     for (int i = 0; i < 3; ++i) {
       HttpResponse r = http_get(port(), path, {}, me);
       EXPECT_EQ(r.status, 200) << path << ": " << r.reason << r.body;
-      EXPECT_FALSE(r.has_header("x-ratelimit-limit")) << path;
     }
   }
   expect_rejected(joke_from(me), 2);
@@ -237,8 +233,6 @@ TEST_F(RateLimitTest, DisabledLimitsNothing) {
   for (int i = 0; i < 6; ++i) {
     HttpResponse r = joke_from("127.0.0.2");
     ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_FALSE(r.has_header("x-ratelimit-limit"));
-    EXPECT_FALSE(r.has_header("x-ratelimit-remaining"));
   }
   EXPECT_EQ(model_calls(), 6u);
   EXPECT_EQ(metric(port(), "genkit_endpoints_rate_limit_rejections_total"), 0);
