@@ -232,12 +232,9 @@ CacheZone::Lookup CacheZone::lookup(const CacheKey& key, uint64_t joined_flight,
   bool mine = joined_flight != 0 && e.flight_id == joined_flight;
   switch (e.state) {
     case kReady:
-      if (e.expires_ns > now_ns && e.value_len <= out.size()) {
-        std::memcpy(out.data(), value_of(idx), e.value_len);
+      if (take_fresh_value(idx, now_ns, out)) {
         r.kind = Lookup::kHit;
         r.value_len = e.value_len;
-        lru_remove(idx);
-        lru_push_front(idx);
         return r;
       }
       break;
@@ -276,16 +273,21 @@ CacheZone::Lookup CacheZone::lookup(const CacheKey& key, uint64_t joined_flight,
   return r;
 }
 
-int64_t CacheZone::peek(const CacheKey& key, int64_t now_ns, std::span<char> out) {
-  ShmLock lock(&header_->mu, &CacheZone::repair, this);
-  uint32_t idx = lock.held() ? find(key) : kNone;
-  if (idx == kNone) return -1;
-  CacheEntry& e = entries_[idx];
-  if (e.state != kReady || e.expires_ns <= now_ns || e.value_len > out.size()) return -1;
+// A ready, unexpired value is copied out and becomes the most recently used.
+bool CacheZone::take_fresh_value(uint32_t idx, int64_t now_ns, std::span<char> out) {
+  const CacheEntry& e = entries_[idx];
+  if (e.state != kReady || e.expires_ns <= now_ns || e.value_len > out.size()) return false;
   std::memcpy(out.data(), value_of(idx), e.value_len);
   lru_remove(idx);
   lru_push_front(idx);
-  return e.value_len;
+  return true;
+}
+
+int64_t CacheZone::peek(const CacheKey& key, int64_t now_ns, std::span<char> out) {
+  ShmLock lock(&header_->mu, &CacheZone::repair, this);
+  uint32_t idx = lock.held() ? find(key) : kNone;
+  if (idx == kNone || !take_fresh_value(idx, now_ns, out)) return -1;
+  return entries_[idx].value_len;
 }
 
 uint32_t CacheZone::find_flight(const CacheKey& key, uint64_t flight_id) const {

@@ -136,6 +136,7 @@ class CacheZone {
   uint32_t find(const CacheKey& key) const;
   uint32_t find_flight(const CacheKey& key, uint64_t flight_id) const;  // the key's entry while that flight runs
   WaiterSet end_flight(uint32_t idx, uint32_t state, int64_t expires_ns);
+  bool take_fresh_value(uint32_t idx, int64_t now_ns, std::span<char> out);
   uint32_t bucket_of(const CacheKey& key) const;
   uint32_t acquire_entry(const CacheKey& key, int64_t now_ns);  // free list, else evict the LRU tail
   void begin_flight(uint32_t idx, Caller me, int64_t now_ns, uint64_t* flight);
