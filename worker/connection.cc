@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/shm/metrics.h"
 #include "worker/http1_session.h"
 
 namespace genkit::http {
@@ -39,6 +40,7 @@ void Connection::accept(ServerContext& ctx, int fd, const std::string& client_ip
 Connection::Connection(ServerContext& ctx, int fd, std::string client_ip)
     : ctx_(ctx), fd_(fd), client_ip_(std::move(client_ip)) {
   ++ctx_.open_connections;
+  if (ctx_.metrics) ctx_.metrics->connections_changed(1);
   ctx_.connections.insert(this);
   event_assign(&read_ev_, ctx.base, fd, EV_READ | EV_PERSIST, &Connection::on_readable, this);
   event_assign(&write_ev_, ctx.base, fd, EV_WRITE | EV_PERSIST, &Connection::on_writable, this);
@@ -54,6 +56,7 @@ Connection::~Connection() {
   session_.reset();
   close(fd_);
   --ctx_.open_connections;
+  if (ctx_.metrics) ctx_.metrics->connections_changed(-1);
   ctx_.connections.erase(this);
   if (ctx_.on_connection_closed) ctx_.on_connection_closed();
 }

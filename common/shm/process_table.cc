@@ -56,6 +56,7 @@ int ProcessTable::claim(int32_t pid, ProcessKind kind) {
       if (!pid_ref(s).compare_exchange_strong(owner, pid, std::memory_order_acq_rel)) continue;
       write_relaxed(s.kind, static_cast<int32_t>(kind));
       write_relaxed(s.counters.in_flight, int64_t{0});
+      write_relaxed(s.counters.open_connections, int64_t{0});
       bump_shared(s.claims);
       return i;
     }
@@ -70,6 +71,7 @@ void ProcessTable::release(int32_t pid) {
     int32_t owner = pid;
     if (pid_ref(s).load(std::memory_order_relaxed) != pid) continue;
     write_relaxed(s.counters.in_flight, int64_t{0});
+    write_relaxed(s.counters.open_connections, int64_t{0});
     write_relaxed(s.kind, static_cast<int32_t>(ProcessKind::kNone));
     pid_ref(s).compare_exchange_strong(owner, 0, std::memory_order_acq_rel);
   }

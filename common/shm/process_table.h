@@ -30,6 +30,7 @@ struct ProcessCounters {
   uint64_t duration_buckets[kMaxLabels][kDurationBuckets];
   uint64_t duration_sum_us[kMaxLabels];
   int64_t in_flight;                                     // gauge: reset when the slot is claimed
+  int64_t open_connections;                              // gauge: likewise
   uint64_t cache_hits;
   uint64_t cache_misses;
   uint64_t cache_coalesced;

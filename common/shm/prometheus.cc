@@ -17,6 +17,7 @@ struct Totals {
   uint64_t buckets[kMaxLabels][kDurationBuckets] = {};
   uint64_t sum_us[kMaxLabels] = {};
   int64_t in_flight = 0;
+  int64_t connections = 0;
   uint64_t cache_hits = 0, cache_misses = 0, cache_coalesced = 0, rate_limited = 0;
   uint64_t upstream_calls[kMaxLabels] = {}, upstream_errors[kMaxLabels] = {};
   uint64_t tokens_in[kMaxLabels] = {}, tokens_out[kMaxLabels] = {};
@@ -42,6 +43,7 @@ void add_slot(const ProcessSlot& s, Totals& t) {
   int32_t pid = read_relaxed(s.pid);
   if (pid == 0) return;
   t.in_flight += read_relaxed(c.in_flight);
+  t.connections += read_relaxed(c.open_connections);
   auto kind = static_cast<ProcessKind>(read_relaxed(s.kind));
   if (kind == ProcessKind::kWorker) ++t.workers;
   if (kind == ProcessKind::kGrpc) ++t.grpc;
@@ -150,6 +152,8 @@ void write_http(Writer& w, const Totals& t, const std::vector<std::string>& rout
   }
   w.family("genkit_endpoints_http_requests_in_flight", "gauge", "Requests being served now.");
   w.sample_signed("genkit_endpoints_http_requests_in_flight", "", t.in_flight < 0 ? 0 : t.in_flight);
+  w.family("genkit_endpoints_http_connections_open", "gauge", "Client connections open now.");
+  w.sample_signed("genkit_endpoints_http_connections_open", "", t.connections < 0 ? 0 : t.connections);
 }
 
 void write_upstream(Writer& w, const Totals& t, const std::vector<std::string>& models) {

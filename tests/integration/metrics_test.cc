@@ -78,6 +78,7 @@ TEST_F(MetricsTest, PromtoolAcceptsTheTextAndItCountsWhatWasSent) {
   }
 
   EXPECT_EQ(sample(s, "genkit_endpoints_http_requests_in_flight"), 1) << "the scrape itself";
+  EXPECT_GE(sample(s, "genkit_endpoints_http_connections_open"), 1) << "the scrape's own connection";
   EXPECT_EQ(sample(s, "genkit_endpoints_workers_alive"), kWorkers);
   EXPECT_EQ(sample(s, "genkit_endpoints_process_restarts_total"), 0);
   EXPECT_EQ(sample_sum(s, "genkit_endpoints_upstream_requests_total", {"provider=\"googleai\""}),
@@ -92,13 +93,15 @@ TEST_F(MetricsTest, PromtoolAcceptsTheTextAndItCountsWhatWasSent) {
 }
 
 // The body without what legitimately differs between two scrapes: the
-// scrapes' own counts and the in-flight gauge (the scrape itself).
+// scrapes' own counts, and the in-flight and open-connection gauges (the
+// scrape itself, and connections of earlier scrapes still closing).
 std::string without_scrape_series(const std::string& body) {
   std::istringstream in(body);
   std::string line, kept;
   while (std::getline(in, line)) {
     if (line.find("route=\"/metrics\"") != std::string::npos) continue;
     if (line.rfind("genkit_endpoints_http_requests_in_flight ", 0) == 0) continue;
+    if (line.rfind("genkit_endpoints_http_connections_open ", 0) == 0) continue;
     kept += line + "\n";
   }
   return kept;
