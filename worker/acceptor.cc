@@ -17,7 +17,6 @@ namespace {
 
 constexpr int kAcceptsPerWake = 4;
 constexpr timeval kPauseWhenOutOfDescriptors{0, 100000};
-constexpr timeval kPassToAnotherWorker{0, 1000};
 
 std::string peer_ip(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = "";
@@ -31,8 +30,8 @@ std::string peer_ip(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Acceptor::Acceptor(event_base* base, int listen_fd, OnConnection on_connection, HoldsMoreThanItsShare busy)
-    : fd_(listen_fd), on_connection_(std::move(on_connection)), busy_(std::move(busy)) {
+Acceptor::Acceptor(event_base* base, int listen_fd, OnConnection on_connection)
+    : fd_(listen_fd), on_connection_(std::move(on_connection)) {
   // Another worker may take a connection first: accept must never block.
   fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
   read_ev_ = event_new(base, fd_, EV_READ | EV_PERSIST, &Acceptor::on_readable, this);
@@ -53,18 +52,8 @@ void Acceptor::stop() {
   event_del(resume_ev_);
 }
 
-void Acceptor::pause(const timeval& how_long) {
-  event_del(read_ev_);
-  evtimer_add(resume_ev_, &how_long);
-}
-
 void Acceptor::on_readable(int fd, short, void* arg) {
   auto* self = static_cast<Acceptor*>(arg);
-  if (!self->passed_last_ && self->busy_ && self->busy_()) {
-    self->passed_last_ = true;
-    return self->pause(kPassToAnotherWorker);
-  }
-  self->passed_last_ = false;
   for (int i = 0; i < kAcceptsPerWake && !self->stopped_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -77,7 +66,9 @@ void Acceptor::on_readable(int fd, short, void* arg) {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM: keep serving what we have and try
     // again shortly (the socket stays readable, so waiting on it would spin).
     log_warning("accept_failed", {{"errno", errno}});
-    return self->pause(kPauseWhenOutOfDescriptors);
+    event_del(self->read_ev_);
+    evtimer_add(self->resume_ev_, &kPauseWhenOutOfDescriptors);
+    return;
   }
 }
 

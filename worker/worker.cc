@@ -92,9 +92,9 @@ class Worker {
       request_limit_ = config_.max_requests + jitter;
     }
 
-    acceptor_ = std::make_unique<http::Acceptor>(
-        base_, setup_.listen_fd, [this](int fd, const std::string& peer) { http::Connection::accept(ctx_, fd, peer); },
-        [this] { return shared_.metrics().holds_more_than_its_share(); });
+    acceptor_ = std::make_unique<http::Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string& peer) {
+      http::Connection::accept(ctx_, fd, peer);
+    });
     if (!acceptor_->start()) {
       log_error("worker_boot_failed", {{"reason", "cannot watch the inherited listening socket"}});
       return kWorkerBootFailure;

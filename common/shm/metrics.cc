@@ -25,27 +25,13 @@ int clamp_label(int label) { return label < 0 || label >= kMaxLabels ? kMaxLabel
 }  // namespace
 
 ProcessMetrics::ProcessMetrics(ProcessTable* table, int slot)
-    : table_(table), c_(table && slot >= 0 ? &table->slot(slot).counters : nullptr), slot_(slot) {}
+    : table_(table), c_(table && slot >= 0 ? &table->slot(slot).counters : nullptr) {}
 
 int ProcessMetrics::route_label(std::string_view route) { return table_ ? table_->intern_route(route) : 0; }
 int ProcessMetrics::model_label(std::string_view model) { return table_ ? table_->intern_model(model) : 0; }
 
 void ProcessMetrics::connections_changed(int64_t delta) {
   if (c_) add_gauge(c_->open_connections, delta);
-}
-
-bool ProcessMetrics::holds_more_than_its_share() const {
-  if (!c_) return false;
-  int64_t mine = read_relaxed(c_->open_connections);
-  if (mine < 8) return false;
-  int64_t total = 0, workers = 0;
-  for (int i = 0; i < ProcessTable::capacity(); ++i) {
-    const ProcessSlot& s = table_->slot(i);
-    if (read_relaxed(s.pid) == 0 || read_relaxed(s.kind) != static_cast<int32_t>(ProcessKind::kWorker)) continue;
-    total += read_relaxed(s.counters.open_connections);
-    ++workers;
-  }
-  return workers > 1 && mine * workers * 4 > total * 5;
 }
 
 void ProcessMetrics::request_started() {

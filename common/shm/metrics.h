@@ -31,9 +31,6 @@ class ProcessMetrics {
   int model_label(std::string_view model);
 
   void connections_changed(int64_t delta);
-  // Whether this process holds clearly more than its share of the workers'
-  // open connections (more than 5/4 of the mean, and at least 8).
-  bool holds_more_than_its_share() const;
   void request_started();
   void request_finished(int route, int status, double seconds);
   void cache_hit();
@@ -45,7 +42,6 @@ class ProcessMetrics {
  private:
   ProcessTable* table_ = nullptr;
   ProcessCounters* c_ = nullptr;
-  int slot_ = -1;
 };
 
 // The /metrics body: every counter summed over all process slots, plus the
