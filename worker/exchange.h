@@ -40,7 +40,6 @@ class Exchange {
   // the answer (or the end of its stream) disarms it.
   void hold_deadline(std::unique_ptr<Timer> timer) { deadline_ = std::move(timer); }
 
-
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
 
