@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/shm/align.h"
 #include "common/shm/counters.h"
 
 namespace genkit::shm {
@@ -11,8 +12,6 @@ namespace genkit::shm {
 namespace {
 
 constexpr uint32_t kNone = 0xFFFFFFFFu;
-
-std::size_t align64(std::size_t n) { return (n + 63) / 64 * 64; }
 
 uint32_t index_size_for(uint32_t capacity) {
   uint32_t n = 1;

@@ -9,13 +9,14 @@
 #include <new>
 #include <vector>
 
+#include "common/shm/align.h"
 #include "common/shm/counters.h"
 
 namespace genkit::shm {
 
 namespace {
 
-constexpr std::size_t kSlotsOffset = (sizeof(ProcessTableHeader) + 63) / 64 * 64;
+constexpr std::size_t kSlotsOffset = align64(sizeof(ProcessTableHeader));
 
 // A label table's entries are only ever appended; a dead writer can leave a
 // half-written last name, which repair drops.

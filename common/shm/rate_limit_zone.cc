@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/shm/align.h"
 #include "common/shm/counters.h"
 
 namespace genkit::shm {
@@ -13,8 +14,6 @@ namespace {
 constexpr uint32_t kMaxStripes = 64;
 constexpr uint32_t kProbeWindow = 8;
 constexpr int64_t kMicro = 1000000;
-
-std::size_t align64(std::size_t n) { return (n + 63) / 64 * 64; }
 
 uint32_t stripes_for(uint32_t buckets) { return std::clamp<uint32_t>(buckets / kProbeWindow, 1, kMaxStripes); }
 

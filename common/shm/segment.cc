@@ -11,11 +11,11 @@
 #include <new>
 #include <string>
 
+#include "common/shm/align.h"
+
 namespace genkit::shm {
 
 namespace {
-
-std::size_t align64(std::size_t n) { return (n + 63) / 64 * 64; }
 
 struct Layout {
   std::size_t processes, breaker, rate_limit, cache, total;

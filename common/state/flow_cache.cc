@@ -18,8 +18,6 @@ namespace {
 // flight's waiters to read it.
 constexpr int64_t kOutcomeKeepNs = 10'000'000'000;
 
-int64_t deadline_after(std::chrono::nanoseconds d) { return shm::monotonic_ns() + d.count(); }
-
 }  // namespace
 
 std::size_t CacheKeyHash::operator()(const shm::CacheKey& k) const {
@@ -142,10 +140,10 @@ void FlowCache::on_listener_gone(const std::weak_ptr<Flight>& weak, uint64_t id)
 }
 
 void FlowCache::start_compute(const FlightPtr& flight) {
-  flight->leading = true;
-  std::weak_ptr<Flight> weak = flight;
-  Compute compute = flight->compute;
-  compute(flight->compute_cancel, [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); });
+  FlightPtr keep = flight;  // the flight outlives its compute even if it finishes (and leaves the map) at once
+  keep->leading = true;
+  std::weak_ptr<Flight> weak = keep;
+  keep->compute(keep->compute_cancel, [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); });
 }
 
 void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result) {
@@ -158,8 +156,8 @@ void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> resu
 
 void FlowCache::publish(const Flight& f, const Result<Json>& result, const std::string& text) {
   shm::WaiterSet woken{};
+  int64_t now = shm::monotonic_ns();
   if (result.ok()) {
-    int64_t now = shm::monotonic_ns();
     if (text.size() <= zone_.max_value_bytes()) {
       woken = zone_.store(f.key, text, now, now + std::chrono::nanoseconds(options_.ttl).count());
     } else if (f.flight_id) {
@@ -172,7 +170,7 @@ void FlowCache::publish(const Flight& f, const Result<Json>& result, const std::
   } else {
     const Status& s = result.status();
     woken = zone_.fail(f.key, f.flight_id, static_cast<int32_t>(s.code()), static_cast<int32_t>(s.retry_after_s()),
-                       s.message(), deadline_after(std::chrono::nanoseconds(kOutcomeKeepNs)));
+                       s.message(), now + kOutcomeKeepNs);
   }
   wakeups_.wake(woken, f.key);
 }

@@ -29,7 +29,6 @@ class SharedState {
   SharedState& operator=(const SharedState&) = delete;
 
   shm::Segment* segment() { return segment_; }
-  int slot() const { return slot_; }
   shm::ProcessMetrics& metrics() { return metrics_; }
   FlowCache* cache() { return cache_.get(); }  // null: CACHE_ENABLED=false or no segment
   CircuitBreaker& breaker() { return breaker_; }
