@@ -145,10 +145,10 @@ Result<LoadedConfig> load_config(const ConfigInputs& inputs) {
 
   std::string dir = inputs.dotenv_dir.empty() ? "." : inputs.dotenv_dir;
   bool found = false;
-  auto base = read_dotenv_file(dir + "/.env", &found);
+  Result<EnvMap> base = inputs.read_dotenv ? read_dotenv_file(dir + "/.env", &found) : Result<EnvMap>(EnvMap{});
   if (!base.ok()) return base.status();
   EnvMap named;
-  if (!c.env_name.empty()) {
+  if (!c.env_name.empty() && inputs.read_dotenv) {
     std::string path = dir + "/." + c.env_name + ".env";
     auto r = read_dotenv_file(path, &found);
     if (!r.ok()) return r.status();
@@ -177,6 +177,7 @@ Result<LoadedConfig> load_config(const ConfigInputs& inputs) {
     Status s = spec.apply(c, chosen);
     if (!s.is_ok()) return s;
     labels[spec.env] = chosen.label;
+    out.settings[spec.env] = chosen.text;
   }
 
   Status s = check_cross_rules(out, labels);

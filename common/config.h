@@ -85,6 +85,10 @@ struct LoadedConfig {
   Config config;
   CliAction action = CliAction::kRun;
   std::vector<std::string> warnings;  // e.g. "no GEMINI_API_KEY: using mock/echo"
+  // The text each setting given (by flag, environment or .env) resolved to,
+  // by environment name: the supervisor hands exactly this to grpcd, so a
+  // .env edited since start-up cannot give grpcd another configuration.
+  std::map<std::string, std::string> settings;
 };
 
 // Everything load_config reads, so tests can pass their own.
@@ -92,6 +96,7 @@ struct ConfigInputs {
   std::vector<std::string> args;             // argv[1..]
   std::map<std::string, std::string> env;    // process environment
   std::string dotenv_dir = ".";              // where .env and .<env>.env are looked up
+  bool read_dotenv = true;                   // false: env and args only (grpcd)
 };
 
 // Parses and validates. An error's message names the setting, e.g.

@@ -11,10 +11,11 @@ PACKAGES=(
   libcjson-dev libcurl4-openssl-dev libsystemd-dev zlib1g-dev libssl-dev
   # chosen: HTTP/1.1 parser, YAML for Dotprompt front matter
   libhttp-parser-dev libyaml-dev
-  # tests: GoogleTest and the official JSON Schema test suite
-  libgtest-dev json-schema-test-suite
+  # tests: GoogleTest, the official JSON Schema test suite, and the Python
+  # gRPC client (health/reflection stubs come from grpc-proto's .proto files)
+  libgtest-dev json-schema-test-suite python3-grpcio python3-protobuf grpc-proto
 )
-[ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light curl)
+[ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light curl nghttp2-client)
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PROMTOOL="$ROOT/.deps/bin/promtool"

@@ -19,6 +19,7 @@
 #include "common/shm/counters.h"
 #include "common/shm/segment.h"
 #include "common/state/shared_state.h"
+#include "supervisor/grpcd_launcher.h"
 #include "worker/worker.h"
 
 namespace genkit {
@@ -39,11 +40,14 @@ sigset_t handled_set() {
 
 }  // namespace
 
-Arbiter::Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd, shm::Segment* segment)
+Arbiter::Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, int listen_fd, GrpcPlan grpc,
+                 shm::Segment* segment)
     : inputs_(std::move(inputs)),
-      config_(std::make_shared<Config>(std::move(config))),
+      config_(std::make_shared<Config>(std::move(loaded.config))),
       prompts_(std::make_shared<PromptList>(std::move(prompts))),
+      settings_(std::make_shared<std::map<std::string, std::string>>(std::move(loaded.settings))),
       listen_fd_(listen_fd),
+      grpc_(std::move(grpc)),
       segment_(segment),
       target_workers_(config_->effective_workers()) {}
 
@@ -55,7 +59,8 @@ int Arbiter::run() {
     log_error("supervisor_failed", {{"reason", "signalfd failed"}, {"errno", errno}});
     return 1;
   }
-  sd_notifyf(0, "STATUS=starting %d workers", target_workers_);
+  sd_notifyf(0, "STATUS=starting %d workers%s", target_workers_, grpc_enabled() ? " and grpcd" : "");
+  if (grpc_enabled()) spawn(kGrpcdSlot);
   for (int slot = 1; slot <= target_workers_; ++slot) spawn(slot);
 
   while (true) {
@@ -117,6 +122,8 @@ void Arbiter::spawn(int slot) {
       if (w.control_fd >= 0) close(w.control_fd);
     }
     fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);  // a worker never blocks on its supervisor
+    if (slot == kGrpcdSlot) spawn_grpcd(pipe_fds[1]);
+    if (grpc_.listen_fd >= 0) close(grpc_.listen_fd);
     LogOptions lo;
     LogLevel level = LogLevel::kInfo;
     parse_log_level(config_->log_level, &level);
@@ -145,7 +152,19 @@ void Arbiter::spawn(int slot) {
   w.control_fd = pipe_fds[0];
   w.started = Clock::now();
   workers_[pid] = w;
-  log_info("worker_spawned", {{"worker_pid", static_cast<int>(pid)}, {"slot", slot}, {"generation", generation_}});
+  log_info(slot == kGrpcdSlot ? "grpcd_spawned" : "worker_spawned",
+           {{"worker_pid", static_cast<int>(pid)}, {"slot", slot}, {"generation", generation_}});
+}
+
+void Arbiter::spawn_grpcd(int control_fd) {
+  close(listen_fd_);  // the HTTP socket is the workers'
+  GrpcdExec spec;
+  spec.binary = grpc_.binary;
+  spec.listen_fd = grpc_.listen_fd;
+  spec.segment_fd = segment_ ? segment_->fd() : -1;
+  spec.control_fd = control_fd;
+  spec.settings = settings_.get();
+  exec_grpcd(spec);
 }
 
 void Arbiter::on_message(pid_t pid) {
@@ -184,7 +203,8 @@ void Arbiter::on_ready(pid_t pid) {
     if (other != pid && x.retiring && x.slot == w.slot && x.generation == w.generation) kill(other, SIGTERM);
   }
 
-  // Ready means every slot of the current generation has an accepting worker.
+  // Ready means every slot of the current generation (grpcd's included) has
+  // an accepting process.
   std::set<int> ready_slots;
   bool starting = false;
   for (const auto& [_, x] : workers_) {
@@ -192,7 +212,8 @@ void Arbiter::on_ready(pid_t pid) {
     if (x.ready) ready_slots.insert(x.slot);
     else starting = true;
   }
-  if (static_cast<int>(ready_slots.size()) < target_workers_ || starting) return;
+  bool grpcd_ready = ready_slots.erase(kGrpcdSlot) > 0;
+  if (static_cast<int>(ready_slots.size()) < target_workers_ || starting || (grpc_enabled() && !grpcd_ready)) return;
   bool old_left = std::any_of(workers_.begin(), workers_.end(),
                               [this](const auto& kv) { return kv.second.generation != generation_; });
   if (old_left) {
@@ -202,8 +223,9 @@ void Arbiter::on_ready(pid_t pid) {
   }
   if (!announced_ready_) {
     announced_ready_ = true;
-    log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}});
-    sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers", static_cast<int>(ready_slots.size()));
+    log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}, {"grpc", grpc_enabled()}});
+    sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers%s", static_cast<int>(ready_slots.size()),
+               grpc_enabled() ? " and grpcd" : "");
   }
 }
 
@@ -220,10 +242,12 @@ void Arbiter::reap() {
     if (segment_) segment_->processes().release(pid);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    log(stopping_ || (code == 0 && sig == 0) ? LogLevel::kInfo : LogLevel::kWarning, "worker_exited",
+    log(stopping_ || (code == 0 && sig == 0) ? LogLevel::kInfo : LogLevel::kWarning,
+        w.slot == kGrpcdSlot ? "grpcd_exited" : "worker_exited",
         {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"exit_code", code}, {"signal", sig}});
-    if (code == kWorkerBootFailure) {
-      log_error("worker_boot_failed_stopping", {{"slot", w.slot}});
+    if (code == kBootFailureExit) {
+      log_error(w.slot == kGrpcdSlot ? "grpcd_boot_failed_stopping" : "worker_boot_failed_stopping",
+                {{"slot", w.slot}});
       fatal_ = true;
       begin_stop(SIGTERM, config_->effective_graceful_timeout());
       continue;
@@ -316,6 +340,13 @@ void Arbiter::begin_stop(int worker_signal, int grace_seconds) {
   }
   stopping_ = true;
   pending_.clear();
+  // Once every child has closed its copy too, a new connection is refused at
+  // once (a balancer retries elsewhere) instead of waiting in a queue that
+  // nobody will accept from.
+  if (grpc_.listen_fd >= 0) {
+    close(grpc_.listen_fd);
+    grpc_.listen_fd = -1;
+  }
   stop_deadline_ = Clock::now() + std::chrono::seconds(grace_seconds);
   sd_notify(0, "STOPPING=1");
   signal_all(worker_signal);
@@ -339,8 +370,8 @@ void Arbiter::reload() {
     log_error("reload_failed_keeping_config", {{"reason", prompts.status().message()}});
     return;
   }
-  if (next.port != config_->port || next.bind_host != config_->bind_host) {
-    log_warning("reload_cannot_rebind", {{"detail", "PORT/BIND_HOST changes need a restart"}});
+  if (next.port != config_->port || next.bind_host != config_->bind_host || next.grpc_port != config_->grpc_port) {
+    log_warning("reload_cannot_rebind", {{"detail", "PORT/GRPC_PORT/BIND_HOST changes need a restart"}});
   }
   if (segment_ && segment_sizes(next) != segment_->sizes()) {
     // The segment is fixed-size: the new workers keep the sizes it has.
@@ -350,10 +381,12 @@ void Arbiter::reload() {
   sd_notify(0, "RELOADING=1");
   config_ = std::make_shared<Config>(std::move(next));
   prompts_ = std::make_shared<PromptList>(std::move(prompts).value());
+  settings_ = std::make_shared<std::map<std::string, std::string>>(std::move(loaded->settings));
   target_workers_ = config_->effective_workers();
   ++generation_;
   pending_.clear();
   log_info("reloading", {{"generation", generation_}, {"workers", target_workers_}});
+  if (grpc_enabled()) spawn(kGrpcdSlot);
   for (int slot = 1; slot <= target_workers_; ++slot) spawn(slot);
 }
 

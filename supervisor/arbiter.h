@@ -3,6 +3,8 @@
 // TERM/INT graceful stop, QUIT fast stop, HUP reload (new workers first,
 // then drain the old), TTIN/TTOU one worker more/less, USR1 reopen logs,
 // CHLD replace a worker that died (with back-off when it dies in a loop).
+// grpcd is supervised as one more process, in slot 0: started with the
+// workers, part of readiness, replaced the same way.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "common/config.h"
 #include "common/flows/builtins.h"
@@ -20,17 +23,27 @@ namespace shm {
 class Segment;
 }
 
+// The gRPC side: off when listen_fd is -1 (--no-grpc).
+struct GrpcPlan {
+  int listen_fd = -1;
+  std::string binary;  // genkit-endpoints-grpcd
+};
+
 class Arbiter {
  public:
   using Clock = std::chrono::steady_clock;
 
   // `segment`: the shared state every worker maps (created before any fork).
-  Arbiter(ConfigInputs inputs, Config config, PromptList prompts, int listen_fd, shm::Segment* segment);
+  // `settings`: what the configuration resolved to (LoadedConfig::settings).
+  Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, int listen_fd, GrpcPlan grpc,
+          shm::Segment* segment);
   int run();  // returns the supervisor's exit code
 
  private:
+  static constexpr int kGrpcdSlot = 0;
+
   struct WorkerProc {
-    int slot = 0;
+    int slot = 0;  // 1..N: HTTP workers; kGrpcdSlot: grpcd
     int generation = 0;
     int control_fd = -1;  // the worker's messages: 'r' ready, 'm' MAX_REQUESTS reached
     bool ready = false;
@@ -43,6 +56,9 @@ class Arbiter {
   };
 
   void spawn(int slot);
+  void spawn_grpcd(int control_fd);  // in the forked child
+  bool grpc_enabled() const { return grpc_.listen_fd >= 0; }
+  static const char* kind_of(int slot) { return slot == kGrpcdSlot ? "grpcd" : "worker"; }
   void reap();
   void handle_signal(int sig);
   void on_message(pid_t pid);
@@ -57,7 +73,9 @@ class Arbiter {
   ConfigInputs inputs_;
   std::shared_ptr<Config> config_;
   std::shared_ptr<PromptList> prompts_;
+  std::shared_ptr<std::map<std::string, std::string>> settings_;
   int listen_fd_;
+  GrpcPlan grpc_;
   shm::Segment* segment_;
   int signal_fd_ = -1;
   int target_workers_ = 1;

@@ -10,6 +10,7 @@
 #include "common/shm/segment.h"
 #include "common/state/shared_state.h"
 #include "supervisor/arbiter.h"
+#include "supervisor/grpcd_launcher.h"
 #include "supervisor/listen_socket.h"
 
 extern char** environ;
@@ -86,10 +87,17 @@ int main(int argc, char** argv) {
   if (!models_ok.is_ok()) return fail(kConfigError, models_ok.message());
   Status fits = segment_fits(config);
   if (!fits.is_ok()) return fail(kConfigError, fits.message());
+  GrpcPlan grpc;
+  if (config.grpc_enabled) {
+    Result<std::string> binary = find_grpcd_binary();
+    if (!binary.ok()) return fail(kConfigError, binary.status().message());
+    grpc.binary = std::move(binary).value();
+  }
   if (loaded->action == CliAction::kCheckConfig) {
-    std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d\n",
+    std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d%s\n",
                 default_model_name(config).c_str(), config.effective_workers(), prompts->size(),
-                config.bind_host.c_str(), config.port);
+                config.bind_host.c_str(), config.port,
+                config.grpc_enabled ? (", gRPC on port " + std::to_string(config.grpc_port)).c_str() : ", no gRPC");
     return 0;
   }
 
@@ -109,6 +117,14 @@ int main(int argc, char** argv) {
   log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"workers", config.effective_workers()},
                          {"model", default_model_name(config)}, {"version", version_string()}});
 
-  Arbiter arbiter(std::move(inputs), config, std::move(prompts).value(), sock->fd, segment.value().get());
+  if (config.grpc_enabled) {
+    Result<ListenSocket> grpc_sock = bind_listen_socket(config.bind_host, config.grpc_port);
+    if (!grpc_sock.ok()) return fail(1, "GRPC_PORT: " + grpc_sock.status().message() + " (or pass --no-grpc)");
+    grpc.listen_fd = grpc_sock->fd;
+    log_info("grpc_listening", {{"host", config.bind_host}, {"port", grpc_sock->port}});
+  }
+
+  Arbiter arbiter(std::move(inputs), std::move(loaded).value(), std::move(prompts).value(), sock->fd, std::move(grpc),
+                  segment.value().get());
   return arbiter.run();
 }

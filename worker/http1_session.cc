@@ -35,12 +35,6 @@ const std::string& date_field() {
   return cached;
 }
 
-bool valid_request_id(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
-  });
-}
 
 }  // namespace
 

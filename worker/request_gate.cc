@@ -35,19 +35,7 @@ std::vector<std::string_view> forwarded_entries(const Request& req) {
 
 std::string forwarded_client_ip(const Request& req, const IpAllowList& trusted_proxies) {
   if (!req.header("x-forwarded-for")) return req.client_ip;
-  std::optional<IpBytes> hop = parse_ip(req.client_ip);
-  if (!hop || !trusted_proxies.allows(*hop)) return req.client_ip;
-  std::vector<std::string_view> entries = forwarded_entries(req);
-  // From the nearest hop outwards: the first address no trusted proxy
-  // vouches for is the client. An unreadable entry ends the chain at the
-  // last address we could trust.
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-    std::optional<IpBytes> ip = parse_ip(*it);
-    if (!ip) break;
-    hop = ip;
-    if (!trusted_proxies.allows(*ip)) break;
-  }
-  return ip_to_string(*hop);
+  return client_behind_proxies(req.client_ip, forwarded_entries(req), trusted_proxies);
 }
 
 Gate make_request_gate(IpAllowList trusted_proxies, RateLimiter& limiter, shm::ProcessMetrics* metrics) {

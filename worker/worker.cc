@@ -12,7 +12,7 @@
 #include "common/net/http_client.h"
 #include "common/telemetry/otlp_exporter.h"
 #include "common/runtime/runtime.h"
-#include "worker/acceptor.h"
+#include "common/net/acceptor.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
 #include "worker/request_gate.h"
@@ -67,7 +67,7 @@ class Worker {
     Status installed = install_builtins(runtime_.registry(), config_, *setup_.prompts, http_client_, &shared_);
     if (!installed.is_ok()) {
       log_error("worker_boot_failed", {{"reason", installed.message()}});
-      return kWorkerBootFailure;
+      return kBootFailureExit;
     }
     http::add_health_routes(router_, app_);
     http::add_metrics_routes(router_, app_);
@@ -92,12 +92,12 @@ class Worker {
       request_limit_ = config_.max_requests + jitter;
     }
 
-    acceptor_ = std::make_unique<http::Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string& peer) {
+    acceptor_ = std::make_unique<Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string& peer) {
       http::Connection::accept(ctx_, fd, peer);
     });
     if (!acceptor_->start()) {
       log_error("worker_boot_failed", {{"reason", "cannot watch the inherited listening socket"}});
-      return kWorkerBootFailure;
+      return kBootFailureExit;
     }
     add_signal(SIGTERM, &Worker::on_drain_signal);
     add_signal(SIGQUIT, &Worker::on_quit_signal);
@@ -187,7 +187,7 @@ class Worker {
   http::AppContext app_;
   http::Router router_;
   http::ServerContext ctx_;
-  std::unique_ptr<http::Acceptor> acceptor_;
+  std::unique_ptr<Acceptor> acceptor_;
   event* deadline_ = nullptr;
   std::vector<event*> signals_;
   bool exiting_ = false;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/exit_codes.h"
 #include "common/flows/builtins.h"
 
 namespace genkit {
@@ -25,9 +26,8 @@ struct WorkerSetup {
 // Runs until drained (SIGTERM) or stopped (SIGQUIT). On reaching MAX_REQUESTS
 // it asks the supervisor for a replacement and keeps serving until that one
 // is ready and SIGTERM arrives, so recycling never dips capacity.
-// Returns the process exit code; kBootFailure tells the supervisor not to retry.
+// Returns the process exit code; kBootFailureExit (common/exit_codes.h) tells
+// the supervisor not to retry.
 int run_worker(const WorkerSetup& setup);
-
-constexpr int kWorkerBootFailure = 3;
 
 }  // namespace genkit

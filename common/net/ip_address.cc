@@ -114,4 +114,20 @@ bool IpAllowList::allows(const IpBytes& ip) const {
   return false;
 }
 
+std::string client_behind_proxies(std::string_view peer, const std::vector<std::string_view>& forwarded,
+                                  const IpAllowList& trusted_proxies) {
+  std::optional<IpBytes> hop = parse_ip(peer);
+  if (forwarded.empty() || !hop || !trusted_proxies.allows(*hop)) return std::string(peer);
+  // From the nearest hop outwards: the first address no trusted proxy
+  // vouches for is the client. An unreadable entry ends the chain at the
+  // last address we could trust.
+  for (auto it = forwarded.rbegin(); it != forwarded.rend(); ++it) {
+    std::optional<IpBytes> ip = parse_ip(*it);
+    if (!ip) break;
+    hop = ip;
+    if (!trusted_proxies.allows(*ip)) break;
+  }
+  return ip_to_string(*hop);
+}
+
 }  // namespace genkit

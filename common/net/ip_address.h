@@ -39,4 +39,11 @@ class IpAllowList {
   std::vector<Range> ranges_;
 };
 
+// The client's address for a request whose socket peer is `peer`, with the
+// X-Forwarded-For entries `forwarded` (in header order): the peer unless it is
+// a trusted proxy, else the right-most entry no trusted proxy vouches for (as
+// gunicorn and uvicorn read it). Used for HTTP headers and gRPC metadata.
+std::string client_behind_proxies(std::string_view peer, const std::vector<std::string_view>& forwarded,
+                                  const IpAllowList& trusted_proxies);
+
 }  // namespace genkit

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <random>
 
@@ -114,6 +116,13 @@ std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std
   s.input = std::move(input_json);
   s.start_ms = now_unix_ms_precise();
   return std::make_shared<ActiveSpan>(std::move(sink), std::move(s));
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
 }
 
 }  // namespace genkit

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 
@@ -61,5 +62,8 @@ std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std
 
 std::string random_hex(std::size_t bytes);  // 2×bytes lowercase hex chars
 std::string uuid4();
+// A client's request id (X-Request-ID, x-request-id metadata) we pass on as
+// it is: 1-128 characters of [A-Za-z0-9-_.:]; anything else gets a new one.
+bool valid_request_id(std::string_view id);
 
 }  // namespace genkit

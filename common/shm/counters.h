@@ -35,4 +35,8 @@ inline void bump_shared(uint64_t& counter, uint64_t n = 1) {
   std::atomic_ref<uint64_t>(counter).fetch_add(n, std::memory_order_relaxed);
 }
 
+inline void add_gauge_shared(int64_t& gauge, int64_t n) {
+  std::atomic_ref<int64_t>(gauge).fetch_add(n, std::memory_order_relaxed);
+}
+
 }  // namespace genkit::shm

@@ -69,4 +69,22 @@ void ProcessMetrics::upstream_call(int model, bool failed, int64_t tokens_in, in
   if (tokens_out > 0) bump(c_->tokens_out[m], static_cast<uint64_t>(tokens_out));
 }
 
+int ProcessMetrics::grpc_method_label(std::string_view method) {
+  return table_ ? table_->intern_grpc_method(method) : 0;
+}
+
+void ProcessMetrics::grpc_call_started() {
+  if (c_) add_gauge_shared(c_->grpc_in_flight, 1);
+}
+
+void ProcessMetrics::grpc_call_finished(int method, int code, double seconds) {
+  if (!c_) return;
+  add_gauge_shared(c_->grpc_in_flight, -1);
+  int m = method < 0 || method >= kGrpcMethodLabels ? kGrpcMethodLabels - 1 : method;
+  int k = code < 0 || code >= kGrpcCodes ? 2 /* UNKNOWN */ : code;
+  bump_shared(c_->grpc_calls[m][k]);
+  bump_shared(c_->grpc_duration_buckets[m][duration_bucket(seconds)]);
+  bump_shared(c_->grpc_duration_sum_us[m], static_cast<uint64_t>(seconds > 0 ? seconds * 1e6 : 0));
+}
+
 }  // namespace genkit::shm

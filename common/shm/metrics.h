@@ -39,6 +39,11 @@ class ProcessMetrics {
   void rate_limited();
   void upstream_call(int model, bool failed, int64_t tokens_in, int64_t tokens_out);
 
+  // gRPC calls (grpcd): safe from any thread, unlike the recorders above.
+  int grpc_method_label(std::string_view method);
+  void grpc_call_started();
+  void grpc_call_finished(int method, int code, double seconds);
+
  private:
   ProcessTable* table_ = nullptr;
   ProcessCounters* c_ = nullptr;

@@ -39,6 +39,7 @@ Status ProcessTable::init(void* at) {
   auto* h = new (at) ProcessTableHeader{};
   Status s = init_robust_mutex(&h->routes.mu);
   if (s.is_ok()) s = init_robust_mutex(&h->models.mu);
+  if (s.is_ok()) s = init_robust_mutex(&h->grpc_methods.mu);
   return s;
 }
 
@@ -58,6 +59,7 @@ int ProcessTable::claim(int32_t pid, ProcessKind kind) {
       write_relaxed(s.kind, static_cast<int32_t>(kind));
       write_relaxed(s.counters.in_flight, int64_t{0});
       write_relaxed(s.counters.open_connections, int64_t{0});
+      write_relaxed(s.counters.grpc_in_flight, int64_t{0});
       bump_shared(s.claims);
       return i;
     }
@@ -73,6 +75,7 @@ void ProcessTable::release(int32_t pid) {
     if (pid_ref(s).load(std::memory_order_relaxed) != pid) continue;
     write_relaxed(s.counters.in_flight, int64_t{0});
     write_relaxed(s.counters.open_connections, int64_t{0});
+    write_relaxed(s.counters.grpc_in_flight, int64_t{0});
     write_relaxed(s.kind, static_cast<int32_t>(ProcessKind::kNone));
     pid_ref(s).compare_exchange_strong(owner, 0, std::memory_order_acq_rel);
   }
@@ -85,14 +88,14 @@ int ProcessTable::slot_of(int32_t pid) const {
   return -1;
 }
 
-int ProcessTable::intern(LabelTable& table, std::string_view name) {
+int ProcessTable::intern(LabelTable& table, std::string_view name, int capacity) {
   if (name.size() >= kLabelBytes) name = name.substr(0, kLabelBytes - 1);
   ShmLock lock(&table.mu, &repair_labels, &table);
-  if (!lock.held()) return kMaxLabels - 1;
+  if (!lock.held()) return capacity - 1;
   for (uint32_t i = 0; i < table.count; ++i) {
     if (name == table.names[i]) return static_cast<int>(i);
   }
-  if (table.count >= kMaxLabels - 1) return kMaxLabels - 1;
+  if (table.count >= static_cast<uint32_t>(capacity) - 1) return capacity - 1;
   char* dst = table.names[table.count];
   std::memcpy(dst, name.data(), name.size());
   dst[name.size()] = '\0';

@@ -22,6 +22,8 @@ constexpr int kMaxLabels = 48;      // per label table; the last one is "other"
 constexpr int kLabelBytes = 64;
 constexpr int kStatusSlots = 17;    // HTTP statuses counted one by one, then "other" (metrics.h)
 constexpr int kDurationBuckets = 15;  // 14 upper bounds + overflow (metrics.h)
+constexpr int kGrpcMethodLabels = 16;  // the service's 9 RPCs, health, reflection; the last one is "other"
+constexpr int kGrpcCodes = 17;         // grpc::StatusCode 0..16
 
 enum class ProcessKind : int32_t { kNone = 0, kWorker = 1, kGrpc = 2, kOther = 3 };
 
@@ -39,6 +41,12 @@ struct ProcessCounters {
   uint64_t upstream_errors[kMaxLabels];
   uint64_t tokens_in[kMaxLabels];
   uint64_t tokens_out[kMaxLabels];
+  // gRPC calls, by method label and status code. grpcd writes these from
+  // grpc's threads: atomic adds (counters.h bump_shared), not bump().
+  uint64_t grpc_calls[kGrpcMethodLabels][kGrpcCodes];
+  uint64_t grpc_duration_buckets[kGrpcMethodLabels][kDurationBuckets];
+  uint64_t grpc_duration_sum_us[kGrpcMethodLabels];
+  int64_t grpc_in_flight;                                // gauge, likewise atomic
 };
 
 struct alignas(64) ProcessSlot {
@@ -58,6 +66,7 @@ struct LabelTable {
 struct ProcessTableHeader {
   LabelTable routes;
   LabelTable models;
+  LabelTable grpc_methods;  // only the first kGrpcMethodLabels are used
   uint64_t process_restarts;  // the supervisor's replacements of dead or recycled processes
 };
 
@@ -83,12 +92,14 @@ class ProcessTable {
   // Index of a label value (added if new; the last index "other" when full).
   int intern_route(std::string_view name) { return intern(header_->routes, name); }
   int intern_model(std::string_view name) { return intern(header_->models, name); }
+  int intern_grpc_method(std::string_view name) { return intern(header_->grpc_methods, name, kGrpcMethodLabels); }
   // Label values in index order (copied under the table's lock).
   std::vector<std::string> routes() const { return names(header_->routes); }
   std::vector<std::string> models() const { return names(header_->models); }
+  std::vector<std::string> grpc_methods() const { return names(header_->grpc_methods); }
 
  private:
-  static int intern(LabelTable& table, std::string_view name);
+  static int intern(LabelTable& table, std::string_view name, int capacity = kMaxLabels);
   static std::vector<std::string> names(LabelTable& table);
 
   ProcessTableHeader* header_;

@@ -1,4 +1,5 @@
 // render_prometheus: the text exposition format 0.0.4, from the segment.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
@@ -21,6 +22,10 @@ struct Totals {
   uint64_t cache_hits = 0, cache_misses = 0, cache_coalesced = 0, rate_limited = 0;
   uint64_t upstream_calls[kMaxLabels] = {}, upstream_errors[kMaxLabels] = {};
   uint64_t tokens_in[kMaxLabels] = {}, tokens_out[kMaxLabels] = {};
+  uint64_t grpc_calls[kGrpcMethodLabels][kGrpcCodes] = {};
+  uint64_t grpc_buckets[kGrpcMethodLabels][kDurationBuckets] = {};
+  uint64_t grpc_sum_us[kGrpcMethodLabels] = {};
+  int64_t grpc_in_flight = 0;
   int workers = 0;
   int grpc = 0;
 };
@@ -36,6 +41,11 @@ void add_slot(const ProcessSlot& s, Totals& t) {
     t.tokens_in[r] += read_relaxed(c.tokens_in[r]);
     t.tokens_out[r] += read_relaxed(c.tokens_out[r]);
   }
+  for (int m = 0; m < kGrpcMethodLabels; ++m) {
+    for (int k = 0; k < kGrpcCodes; ++k) t.grpc_calls[m][k] += read_relaxed(c.grpc_calls[m][k]);
+    for (int b = 0; b < kDurationBuckets; ++b) t.grpc_buckets[m][b] += read_relaxed(c.grpc_duration_buckets[m][b]);
+    t.grpc_sum_us[m] += read_relaxed(c.grpc_duration_sum_us[m]);
+  }
   t.cache_hits += read_relaxed(c.cache_hits);
   t.cache_misses += read_relaxed(c.cache_misses);
   t.cache_coalesced += read_relaxed(c.cache_coalesced);
@@ -44,6 +54,7 @@ void add_slot(const ProcessSlot& s, Totals& t) {
   if (pid == 0) return;
   t.in_flight += read_relaxed(c.in_flight);
   t.connections += read_relaxed(c.open_connections);
+  t.grpc_in_flight += read_relaxed(c.grpc_in_flight);
   auto kind = static_cast<ProcessKind>(read_relaxed(s.kind));
   if (kind == ProcessKind::kWorker) ++t.workers;
   if (kind == ProcessKind::kGrpc) ++t.grpc;
@@ -156,6 +167,43 @@ void write_http(Writer& w, const Totals& t, const std::vector<std::string>& rout
   w.sample_signed("genkit_endpoints_http_connections_open", "", t.connections < 0 ? 0 : t.connections);
 }
 
+// grpc::StatusCode names, by value.
+constexpr const char* kGrpcCodeNames[kGrpcCodes] = {
+    "OK",        "CANCELLED",          "UNKNOWN",        "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED",  "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS", "UNAUTHENTICATED"};
+
+void write_grpc(Writer& w, const Totals& t, const std::vector<std::string>& methods) {
+  auto method_label = [&](int m) {
+    return "method=\"" + escape_label(m < kGrpcMethodLabels - 1 ? label_name(methods, m) : "other") + "\"";
+  };
+  int used = std::min(static_cast<int>(methods.size()), kGrpcMethodLabels - 1);
+  w.family("genkit_endpoints_grpc_requests_total", "counter", "gRPC calls answered, by method and status code.");
+  for (int m = 0; m < kGrpcMethodLabels; ++m) {
+    if (m >= used && m != kGrpcMethodLabels - 1) continue;
+    for (int k = 0; k < kGrpcCodes; ++k) {
+      if (t.grpc_calls[m][k]) {
+        w.sample("genkit_endpoints_grpc_requests_total", method_label(m) + ",code=\"" + kGrpcCodeNames[k] + "\"",
+                 t.grpc_calls[m][k]);
+      }
+    }
+  }
+  w.family("genkit_endpoints_grpc_request_duration_seconds", "histogram",
+           "Time from a gRPC call's arrival to its status, by method.");
+  for (int m = 0; m < used; ++m) {
+    uint64_t count = 0;
+    for (int b = 0; b < kDurationBuckets; ++b) {
+      count += t.grpc_buckets[m][b];
+      w.sample("genkit_endpoints_grpc_request_duration_seconds_bucket",
+               method_label(m) + ",le=\"" + bound_label(b) + "\"", count);
+    }
+    w.sample_seconds("genkit_endpoints_grpc_request_duration_seconds_sum", method_label(m), t.grpc_sum_us[m]);
+    w.sample("genkit_endpoints_grpc_request_duration_seconds_count", method_label(m), count);
+  }
+  w.family("genkit_endpoints_grpc_requests_in_flight", "gauge", "gRPC calls being served now.");
+  w.sample_signed("genkit_endpoints_grpc_requests_in_flight", "", t.grpc_in_flight < 0 ? 0 : t.grpc_in_flight);
+}
+
 void write_upstream(Writer& w, const Totals& t, const std::vector<std::string>& models) {
   struct Family {
     const char* name;
@@ -194,6 +242,8 @@ std::string render_prometheus(Segment& segment) {
 
   w.family("genkit_endpoints_workers_alive", "gauge", "HTTP worker processes running.");
   w.sample("genkit_endpoints_workers_alive", "", static_cast<uint64_t>(t.workers));
+  w.family("genkit_endpoints_grpc_daemons_alive", "gauge", "gRPC daemon processes running.");
+  w.sample("genkit_endpoints_grpc_daemons_alive", "", static_cast<uint64_t>(t.grpc));
   w.family("genkit_endpoints_process_restarts_total", "counter",
            "Worker processes started to replace one that exited, crashed or was recycled.");
   w.sample("genkit_endpoints_process_restarts_total", "", read_relaxed(table.header().process_restarts));
@@ -228,6 +278,7 @@ std::string render_prometheus(Segment& segment) {
   w.sample("genkit_endpoints_rate_limit_rejections_total", "", t.rate_limited);
 
   write_upstream(w, t, table.models());
+  write_grpc(w, t, table.grpc_methods());
   return w.take();
 }
 

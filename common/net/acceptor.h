@@ -1,4 +1,5 @@
-// Accepts connections on the listening socket every worker inherited. A few
+// Accepts connections on a listening socket inherited from the supervisor
+// (the HTTP workers share one; grpcd has its own). A few
 // per wake-up (nginx's multi_accept off, nearly): every worker asleep on the
 // shared socket then takes its share of a burst, instead of the first one
 // awake taking the whole backlog. When the process runs out of descriptors
@@ -11,7 +12,7 @@
 struct event;
 struct event_base;
 
-namespace genkit::http {
+namespace genkit {
 
 class Acceptor {
  public:
@@ -36,4 +37,4 @@ class Acceptor {
   OnConnection on_connection_;
 };
 
-}  // namespace genkit::http
+}  // namespace genkit

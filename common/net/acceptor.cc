@@ -1,4 +1,4 @@
-#include "worker/acceptor.h"
+#include "common/net/acceptor.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 
-namespace genkit::http {
+namespace genkit {
 
 namespace {
 
@@ -77,4 +77,4 @@ void Acceptor::on_resume(int, short, void* arg) {
   if (!self->stopped_) event_add(self->read_ev_, nullptr);
 }
 
-}  // namespace genkit::http
+}  // namespace genkit

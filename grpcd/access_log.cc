@@ -1,0 +1,102 @@
+#include "grpcd/access_log.h"
+
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <string>
+
+#include "common/log.h"
+#include "common/runtime/trace.h"
+#include "common/shm/metrics.h"
+
+namespace genkit::grpcd {
+
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+constexpr const char* kCodeNames[] = {"OK",           "CANCELLED",         "UNKNOWN",
+                                      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+                                      "ALREADY_EXISTS",   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION", "ABORTED",        "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",    "INTERNAL",          "UNAVAILABLE",
+                                      "DATA_LOSS",        "UNAUTHENTICATED"};
+
+const char* code_text(int code) {
+  return code >= 0 && code < static_cast<int>(std::size(kCodeNames)) ? kCodeNames[code] : "UNKNOWN";
+}
+
+class AccessLog : public grpc::experimental::Interceptor {
+ public:
+  AccessLog(grpc::experimental::ServerRpcInfo* info, shm::ProcessMetrics* metrics)
+      : info_(info), metrics_(metrics), started_(std::chrono::steady_clock::now()) {
+    if (metrics_) {
+      method_label_ = metrics_->grpc_method_label(info->method());
+      metrics_->grpc_call_started();
+    }
+  }
+
+  // A call that ended without a status of ours (the transport failed it:
+  // the client vanished, a message over the size limit) is still counted.
+  ~AccessLog() override {
+    if (!logged_) record(grpc::StatusCode::CANCELLED, "ended before a status was sent");
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      adopt_request_id(*methods->GetRecvInitialMetadata());
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      if (request_id_.empty()) request_id_ = uuid4();
+      methods->GetSendInitialMetadata()->emplace("x-request-id", request_id_);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status status = methods->GetSendStatus();
+      record(status.error_code(), "");
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void adopt_request_id(std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+    auto it = metadata.find("x-request-id");
+    if (it != metadata.end() && valid_request_id(std::string_view(it->second.data(), it->second.size()))) {
+      request_id_.assign(it->second.data(), it->second.size());
+      return;
+    }
+    if (it != metadata.end()) metadata.erase(it);
+    request_id_ = uuid4();
+    // The handlers read it from the same map; the strings live as long as the call.
+    metadata.emplace(grpc::string_ref(kKey), grpc::string_ref(request_id_));
+  }
+
+  void record(grpc::StatusCode code, const char* detail) {
+    logged_ = true;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (metrics_) metrics_->grpc_call_finished(method_label_, static_cast<int>(code), seconds);
+    if (!log_enabled(LogLevel::kInfo)) return;
+    std::string peer = info_->server_context() ? info_->server_context()->peer() : "";
+    log_info("grpc_request", {{"request_id", request_id_},
+                              {"method", info_->method()},
+                              {"peer", peer},
+                              {"code", code_text(static_cast<int>(code))},
+                              {"duration_ms", seconds * 1000},
+                              {"detail", detail}});
+  }
+
+  static constexpr const char* kKey = "x-request-id";
+  grpc::experimental::ServerRpcInfo* info_;
+  shm::ProcessMetrics* metrics_;
+  std::chrono::steady_clock::time_point started_;
+  int method_label_ = 0;
+  std::string request_id_;
+  bool logged_ = false;
+};
+
+}  // namespace
+
+grpc::experimental::Interceptor* AccessLogFactory::CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) {
+  return new AccessLog(info, metrics_);
+}
+
+}  // namespace genkit::grpcd

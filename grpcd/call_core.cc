@@ -1,0 +1,118 @@
+#include "grpcd/call_core.h"
+
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+#include "common/telemetry/otlp_exporter.h"
+#include "common/schema/schema.h"
+#include "common/state/rate_limiter.h"
+
+namespace genkit::grpcd {
+
+namespace {
+
+// "ipv4:10.0.0.1:5000" → "10.0.0.1", "ipv6:[::1]:5000" → "::1"; other
+// transports (unix sockets) have no address and come back empty.
+std::string address_of_peer(std::string_view peer) {
+  if (peer.starts_with("ipv4:")) {
+    peer.remove_prefix(5);
+    return std::string(peer.substr(0, peer.rfind(':')));
+  }
+  if (peer.starts_with("ipv6:[")) {
+    peer.remove_prefix(6);
+    std::string_view host = peer.substr(0, peer.find(']'));
+    // (A scope id, "%eth0", is not part of the address.)
+    return std::string(host.substr(0, host.find('%')));
+  }
+  return "";
+}
+
+std::vector<std::string_view> forwarded_entries(const grpc::CallbackServerContext* ctx) {
+  std::vector<std::string_view> out;
+  auto range = ctx->client_metadata().equal_range("x-forwarded-for");
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view v(it->second.data(), it->second.size());
+    while (!v.empty()) {
+      std::size_t comma = v.find(',');
+      out.push_back(v.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string metadata_value(const grpc::CallbackServerContext* ctx, const char* key) {
+  auto it = ctx->client_metadata().find(key);
+  return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+CallCore::CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input)
+    : daemon_(daemon), ctx_(ctx), flow_(flow), raw_input_(std::move(raw_input)),
+      request_id_(metadata_value(ctx, "x-request-id")) {}
+
+std::string CallCore::client_ip() const {
+  std::string peer = address_of_peer(ctx_->peer());
+  if (daemon_.trusted_proxies.empty()) return peer;
+  return client_behind_proxies(peer, forwarded_entries(ctx_), daemon_.trusted_proxies);
+}
+
+Result<Json> CallCore::admit() {
+  RateLimiter& limiter = daemon_.shared.rate_limiter();
+  if (limiter.enabled()) {
+    if (std::optional<IpBytes> ip = parse_ip(client_ip())) {
+      shm::RateDecision d = limiter.take(*ip);
+      if (!d.allowed) {
+        daemon_.shared.metrics().rate_limited();
+        return Status(Code::kResourceExhausted, "rate limit exceeded: " + std::to_string(d.limit) +
+                                                    " requests per " + limiter.period_name() + " per client")
+            .with_retry_after(d.retry_after_s);
+      }
+    }
+  }
+  action_ = daemon_.runtime.registry().flow(flow_);
+  if (!action_) return internal_error(std::string("flow not registered: ") + flow_);
+  return action_->input->validate(raw_input_.view());
+}
+
+void CallCore::arm_deadline(std::function<void(Status)> on_expiry) {
+  using namespace std::chrono;
+  auto budget = duration_cast<milliseconds>(seconds(daemon_.config.request_timeout));
+  Status why(Code::kDeadlineExceeded, "the call took longer than REQUEST_TIMEOUT");
+  auto client_deadline = ctx_->deadline();
+  if (client_deadline < system_clock::time_point::max() - hours(24 * 365)) {
+    auto left = duration_cast<milliseconds>(client_deadline - system_clock::now());
+    if (left < budget) {
+      budget = std::max(left, milliseconds(0));
+      why = Status(Code::kDeadlineExceeded, "deadline exceeded");
+    }
+  }
+  deadline_ = std::make_unique<Timer>(daemon_.runtime.loop().base(),
+                                      [this, on_expiry = std::move(on_expiry), why]() mutable {
+                                        log_warning("request_timeout", {{"request_id", request_id_}, {"flow", flow_}});
+                                        cancel_.cancel();
+                                        on_expiry(std::move(why));
+                                      });
+  deadline_->start(budget);
+}
+
+TraceContext CallCore::trace() const {
+  TraceContext t;
+  std::string tp = metadata_value(ctx_, "traceparent");
+  if (tp.empty() || !parse_traceparent(tp, &t.trace_id, &t.parent_span_id)) t = TraceContext{};
+  return t;
+}
+
+void CallCore::log_failure(const Status& status) const {
+  if (status.code() == Code::kCancelled) return;
+  log_error("flow_failed", {{"request_id", request_id_}, {"flow", flow_},
+                            {"code", code_name(status.code())}, {"message", status.message()}});
+}
+
+}  // namespace genkit::grpcd

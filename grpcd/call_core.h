@@ -1,0 +1,61 @@
+// The loop-side steps every flow RPC takes, whatever its reactor: the client
+// address (peer, or X-Forwarded-For metadata from a trusted proxy), the
+// shared per-IP rate limit, the flow's input validation, the deadline
+// (the client's, bounded by REQUEST_TIMEOUT), the trace context and the
+// request id (x-request-id, which the access-log interceptor guarantees).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/json.h"
+#include "common/runtime/flow.h"
+#include "common/runtime/loop.h"
+#include "common/status.h"
+#include "grpcd/daemon_context.h"
+
+namespace grpc {
+class CallbackServerContext;
+}
+
+namespace genkit::grpcd {
+
+class CallCore {
+ public:
+  // Any thread (grpc's, when the call arrives).
+  CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input);
+
+  // Loop thread, once: rate limit, then the flow's schema (defaults applied).
+  // An error is the status to finish the call with.
+  Result<Json> admit();
+  // Loop thread: cancels the run and calls on_expiry when the call's time is up.
+  void arm_deadline(std::function<void(Status)> on_expiry);
+  void disarm() { deadline_.reset(); }
+  TraceContext trace() const;
+  // Logs a failed run (not a cancellation) with the request id.
+  void log_failure(const Status& status) const;
+
+  DaemonContext& daemon() { return daemon_; }
+  grpc::CallbackServerContext* ctx() { return ctx_; }
+  const FlowAction* action() const { return action_; }
+  CancelToken& cancel_token() { return cancel_; }
+  const std::string& request_id() const { return request_id_; }
+
+ private:
+  std::string client_ip() const;
+
+  DaemonContext& daemon_;
+  grpc::CallbackServerContext* ctx_;
+  const char* flow_;
+  Json raw_input_;
+  const FlowAction* action_ = nullptr;
+  CancelToken cancel_;
+  std::unique_ptr<Timer> deadline_;
+  std::string request_id_;
+};
+
+// The value of a metadata key the client sent ("" when absent).
+std::string metadata_value(const grpc::CallbackServerContext* ctx, const char* key);
+
+}  // namespace genkit::grpcd

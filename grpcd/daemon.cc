@@ -1,0 +1,210 @@
+#include "grpcd/daemon.h"
+
+#include <event2/event.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "common/net/acceptor.h"
+#include "common/net/http_client.h"
+#include "common/runtime/runtime.h"
+#include "common/state/shared_state.h"
+#include "common/telemetry/otlp_exporter.h"
+#include "grpcd/access_log.h"
+#include "grpcd/daemon_context.h"
+#include "grpcd/genkit_service.h"
+#include "grpcd/loop_inbox.h"
+
+namespace genkit {
+
+namespace {
+
+constexpr const char* kServiceName = "genkit.sample.v1.GenkitService";
+constexpr std::chrono::milliseconds kHealthPollInterval{200};
+
+std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
+  if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
+  OtlpOptions o;
+  o.endpoint = c.otel_endpoint;
+  o.service_name = c.otel_service_name;
+  return std::make_unique<OtlpExporter>(loop, client, o);
+}
+
+SpanSink span_sink(OtlpExporter* exporter) {
+  if (!exporter) return {};
+  return [exporter](const Span& s) { exporter->enqueue(s); };
+}
+
+class Grpcd {
+ public:
+  explicit Grpcd(const GrpcdSetup& setup)
+      : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free),
+        base_(base_owner_.get()), loop_(base_), http_client_(loop_),
+        exporter_(make_exporter(config_, loop_, http_client_)),
+        shared_(loop_, setup.segment, shm::ProcessKind::kGrpc, config_),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get()), shared_.cache()}),
+        inbox_(base_),
+        daemon_{runtime_, shared_, config_, inbox_, trusted_proxies(config_)},
+        service_(daemon_) {}
+
+  ~Grpcd() {
+    for (event* e : signals_) event_free(e);
+  }
+
+  int run() {
+    Status installed = install_builtins(runtime_.registry(), config_, *setup_.prompts, http_client_, &shared_);
+    if (!installed.is_ok()) return boot_failure(installed.message());
+    if (!inbox_.ok()) return boot_failure("cannot create the loop's inbox (eventfd)");
+
+    grpc::EnableDefaultHealthCheckService(true);
+    if (config_.debug) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_body_size));
+    builder.RegisterService(&service_);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(std::make_unique<grpcd::AccessLogFactory>(&shared_.metrics()));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    connections_ = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
+    server_ = builder.BuildAndStart();
+    if (!server_) return boot_failure("grpc++ could not start the server");
+    health_ = server_->GetHealthCheckService();
+    update_health();
+
+    acceptor_ = std::make_unique<Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string&) {
+      grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+      p.listener_fd = setup_.listen_fd;
+      p.fd = fd;
+      connections_->HandleNewConnection(&p);
+    });
+    if (!acceptor_->start()) return boot_failure("cannot watch the inherited gRPC listening socket");
+    health_timer_ = loop_.after(kHealthPollInterval, [this] { poll_health(); });
+
+    add_signal(SIGTERM, [](evutil_socket_t, short, void* arg) { static_cast<Grpcd*>(arg)->drain(); });
+    add_signal(SIGQUIT, [](evutil_socket_t, short, void*) { quit(); });
+    add_signal(SIGUSR1, [](evutil_socket_t, short, void*) { log_reopen(); });
+    signal(SIGINT, SIG_IGN);  // the supervisor turns Ctrl-C into an orderly drain
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_info("grpcd_started", {{"model", default_model_name(config_)}, {"reflection", config_.debug},
+                               {"max_receive_message_length", config_.max_body_size}});
+    tell_supervisor('r');
+    event_base_dispatch(base_);
+    if (shutdown_thread_.joinable()) shutdown_thread_.join();
+    server_.reset();  // every call is done: nothing refers to the loop any more
+    log_info("grpcd_exit");
+    return 0;
+  }
+
+ private:
+  static IpAllowList trusted_proxies(const Config& c) {
+    Result<IpAllowList> proxies = IpAllowList::parse(c.forwarded_allow_ips);  // (validated with the config)
+    return proxies.ok() ? std::move(proxies).value() : IpAllowList{};
+  }
+
+  int boot_failure(const std::string& reason) {
+    log_error("grpcd_boot_failed", {{"reason", reason}});
+    return kBootFailureExit;
+  }
+
+  void add_signal(int sig, event_callback_fn fn) {
+    event* e = evsignal_new(base_, sig, fn, this);
+    evsignal_add(e, nullptr);
+    signals_.push_back(e);
+  }
+
+  bool tell_supervisor(char what) {
+    return setup_.control_fd >= 0 && write(setup_.control_fd, &what, 1) == 1;
+  }
+
+  // SERVING unless draining; the service also NOT_SERVING while the circuit
+  // is open (its calls would fail fast), so a balancer can steer away.
+  void update_health() {
+    bool circuit_open = shared_.breaker().enabled() && shared_.breaker().state() == shm::CircuitState::kOpen;
+    bool service = !draining_ && !circuit_open;
+    if (service == service_serving_ && !first_health_) return;
+    first_health_ = false;
+    service_serving_ = service;
+    health_->SetServingStatus("", !draining_);
+    health_->SetServingStatus(kServiceName, service);
+  }
+
+  void poll_health() {
+    update_health();
+    if (!draining_) health_timer_ = loop_.after(kHealthPollInterval, [this] { poll_health(); });
+  }
+
+  // No new connections (our copy of the socket is closed) and no new calls;
+  // in-flight calls and streams get the grace period, then are cancelled.
+  // grpc++'s Shutdown blocks until they are done, and they finish on this
+  // loop: so it runs on a thread of its own, which stops the loop after.
+  void drain() {
+    if (draining_) return;
+    draining_ = true;
+    log_info("grpcd_draining", {{"grace_s", config_.effective_graceful_timeout()}});
+    acceptor_.reset();
+    health_timer_.reset();
+    health_->SetServingStatus("", false);
+    health_->SetServingStatus(kServiceName, false);
+    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(config_.effective_graceful_timeout());
+    shutdown_thread_ = std::thread([this, deadline] {
+      server_->Shutdown(deadline);
+      inbox_.post([this] { stop_loop(); });
+    });
+  }
+
+  // SIGQUIT: no drain (gunicorn's quick shutdown).
+  static void quit() {
+    log_info("grpcd_quit");
+    std::fflush(nullptr);
+    _exit(0);
+  }
+
+  void stop_loop() {
+    // Spans of the last calls leave before the process does.
+    if (exporter_) return exporter_->flush([this] { event_base_loopexit(base_, nullptr); });
+    event_base_loopexit(base_, nullptr);
+  }
+
+  const GrpcdSetup& setup_;
+  const Config& config_;
+  std::unique_ptr<event_base, void (*)(event_base*)> base_owner_;  // destroyed last: everything below uses it
+  event_base* base_;
+  Loop loop_;
+  HttpClient http_client_;
+  std::unique_ptr<OtlpExporter> exporter_;
+  SharedState shared_;
+  Runtime runtime_;
+  grpcd::LoopInbox inbox_;
+  grpcd::DaemonContext daemon_;
+  grpcd::GenkitService service_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> connections_;
+  std::unique_ptr<grpc::Server> server_;  // reset before the members above go
+  grpc::HealthCheckServiceInterface* health_ = nullptr;
+  std::unique_ptr<Acceptor> acceptor_;
+  std::unique_ptr<Timer> health_timer_;
+  std::thread shutdown_thread_;
+  std::vector<event*> signals_;
+  bool draining_ = false;
+  bool service_serving_ = true;
+  bool first_health_ = true;
+};
+
+}  // namespace
+
+int run_grpcd(const GrpcdSetup& setup) {
+  Grpcd daemon(setup);
+  return daemon.run();
+}
+
+}  // namespace genkit

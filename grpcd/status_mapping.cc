@@ -1,0 +1,36 @@
+#include "grpcd/status_mapping.h"
+
+#include <grpcpp/server_context.h>
+
+#include <string>
+
+namespace genkit::grpcd {
+
+grpc::StatusCode grpc_code_for(Code code) {
+  switch (code) {
+    case Code::kOk: return grpc::StatusCode::OK;
+    case Code::kCancelled: return grpc::StatusCode::CANCELLED;
+    case Code::kInvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case Code::kDeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case Code::kNotFound: return grpc::StatusCode::NOT_FOUND;
+    case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
+    case Code::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kUnimplemented: return grpc::StatusCode::UNIMPLEMENTED;
+    case Code::kUnavailable:
+    case Code::kUpstream: return grpc::StatusCode::UNAVAILABLE;
+    case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case Code::kInternal: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+grpc::Status grpc_status_for(const Status& status, grpc::ServerContextBase* ctx) {
+  grpc::StatusCode code = grpc_code_for(status.code());
+  if (code == grpc::StatusCode::OK) return grpc::Status::OK;
+  if (ctx && status.retry_after_s() >= 0) ctx->AddTrailingMetadata("retry-after", std::to_string(status.retry_after_s()));
+  if (code == grpc::StatusCode::INTERNAL) return grpc::Status(code, "The server could not complete the request.");
+  return grpc::Status(code, status.message());
+}
+
+}  // namespace genkit::grpcd

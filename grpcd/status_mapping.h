@@ -1,0 +1,21 @@
+// A flow's failure as a gRPC status (SPEC.md §5): validation →
+// INVALID_ARGUMENT, rate limit → RESOURCE_EXHAUSTED, open circuit and a
+// failing model → UNAVAILABLE, timeout → DEADLINE_EXCEEDED, the rest →
+// INTERNAL with a generic message (the real one goes to the log). A status
+// that says when to retry carries it as `retry-after` trailing metadata.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include "common/status.h"
+
+namespace grpc {
+class ServerContextBase;
+}
+
+namespace genkit::grpcd {
+
+grpc::StatusCode grpc_code_for(Code code);
+grpc::Status grpc_status_for(const Status& status, grpc::ServerContextBase* ctx);
+
+}  // namespace genkit::grpcd
