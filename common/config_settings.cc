@@ -59,7 +59,7 @@ const SettingSpec kSettings[] = {
      APPLY(parse_non_empty(v, &c.bind_host))},
     {"PORT", "--port", "N", "8080", "HTTP port (0 picks any free port)", T,
      APPLY(parse_int(v, 0, 65535, &c.port))},
-    {"GRPC_PORT", "--grpc-port", "N", "50051", "gRPC port (0 picks any free port) (not enforced yet)", T,
+    {"GRPC_PORT", "--grpc-port", "N", "50051", "gRPC port of grpcd (0 picks any free port); flag --no-grpc turns gRPC off", T,
      APPLY(parse_int(v, 0, 65535, &c.grpc_port))},
     // Process model
     {"WEB_CONCURRENCY", "--workers", "N", "min(2*CPU+1, 12)", "HTTP worker processes (1..256)", T,
@@ -81,7 +81,7 @@ const SettingSpec kSettings[] = {
      APPLY(parse_int(v, 1, kDay, &c.read_timeout))},
     {"REQUEST_TIMEOUT", "--request-timeout", "SECONDS", "120", "seconds before a request gets 504", T,
      APPLY(parse_int(v, 1, kDay, &c.request_timeout))},
-    {"MAX_BODY_SIZE", "--max-body-size", "BYTES", "1048576", "largest request body (413 above)", T,
+    {"MAX_BODY_SIZE", "--max-body-size", "BYTES", "1048576", "largest request body (413 above) and gRPC message (RESOURCE_EXHAUSTED)", T,
      APPLY(parse_int(v, int64_t{1}, kMaxBody, &c.max_body_size))},
     {"GZIP_MIN_SIZE", nullptr, nullptr, "500", "smallest response body to gzip (bytes) (not enforced yet)", T,
      APPLY(parse_int(v, int64_t{0}, kMax64, &c.gzip_min_size))},

@@ -28,6 +28,12 @@ void add_health_routes(Router& router, AppContext& app) {
     if (app.shared.breaker().enabled()) {
       checks.set("circuit_breaker", Json::string(shm::circuit_state_name(app.shared.breaker().state())));
     }
+    // Reported, not failed on: the HTTP side serves whether grpcd is up or
+    // being restarted; gRPC balancers ask grpc.health.v1 on GRPC_PORT.
+    if (app.config.grpc_enabled && app.shared.segment()) {
+      bool up = app.shared.segment()->processes().count(shm::ProcessKind::kGrpc) > 0;
+      checks.set("grpcd", Json::string(up ? "running" : "not running"));
+    }
     Json body = Json::object();
     body.set("status", Json::string(ok ? "ok" : "unavailable"));
     body.set("checks", std::move(checks));

@@ -88,6 +88,14 @@ int ProcessTable::slot_of(int32_t pid) const {
   return -1;
 }
 
+int ProcessTable::count(ProcessKind kind) const {
+  int n = 0;
+  for (int i = 0; i < kMaxProcesses; ++i) {
+    if (read_relaxed(slots_[i].pid) != 0 && read_relaxed(slots_[i].kind) == static_cast<int32_t>(kind)) ++n;
+  }
+  return n;
+}
+
 int ProcessTable::intern(LabelTable& table, std::string_view name, int capacity) {
   if (name.size() >= kLabelBytes) name = name.substr(0, kLabelBytes - 1);
   ShmLock lock(&table.mu, &repair_labels, &table);

@@ -82,6 +82,8 @@ class ProcessTable {
   // drops to 0; its counters stay in the totals.
   void release(int32_t pid);
   int slot_of(int32_t pid) const;
+  // Claimed slots of this kind (processes running now).
+  int count(ProcessKind kind) const;
 
   ProcessSlot& slot(int index) { return slots_[index]; }
   const ProcessSlot& slot(int index) const { return slots_[index]; }
