@@ -13,10 +13,6 @@
 
 namespace genkit::grpcd {
 
-namespace {
-
-// "ipv4:10.0.0.1:5000" → "10.0.0.1", "ipv6:[::1]:5000" → "::1"; other
-// transports (unix sockets) have no address and come back empty.
 std::string address_of_peer(std::string_view peer) {
   if (peer.starts_with("ipv4:")) {
     peer.remove_prefix(5);
@@ -30,6 +26,8 @@ std::string address_of_peer(std::string_view peer) {
   }
   return "";
 }
+
+namespace {
 
 std::vector<std::string_view> forwarded_entries(const grpc::CallbackServerContext* ctx) {
   std::vector<std::string_view> out;

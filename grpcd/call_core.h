@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 #include "common/runtime/flow.h"
@@ -54,6 +55,10 @@ class CallCore {
   std::unique_ptr<Timer> deadline_;
   std::string request_id_;
 };
+
+// The address in a grpc peer string: "ipv4:10.0.0.1:5000" → "10.0.0.1",
+// "ipv6:[::1]:5000" → "::1"; "" for other transports (unix sockets).
+std::string address_of_peer(std::string_view peer);
 
 // The value of a metadata key the client sent ("" when absent).
 std::string metadata_value(const grpc::CallbackServerContext* ctx, const char* key);
