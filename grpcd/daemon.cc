@@ -4,7 +4,12 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,6 +44,14 @@ std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpCli
   return std::make_unique<OtlpExporter>(loop, client, o);
 }
 
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const auto& p) { return p->name() == "proto_server_reflection"; });
+  }
+};
+
 SpanSink span_sink(OtlpExporter* exporter) {
   if (!exporter) return {};
   return [exporter](const Span& s) { exporter->enqueue(s); };
@@ -66,8 +79,14 @@ class Grpcd {
     if (!inbox_.ok()) return boot_failure("cannot create the loop's inbox (eventfd)");
 
     grpc::EnableDefaultHealthCheckService(true);
-    if (config_.debug) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    // Linking grpc++_reflection registers its plugin with every builder (a
+    // static initializer): production takes it out again.
+    if (config_.debug) {
+      grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    } else {
+      builder.SetOption(std::make_unique<WithoutReflection>());
+    }
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_body_size));
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -81,6 +100,9 @@ class Grpcd {
     update_health();
 
     acceptor_ = std::make_unique<Acceptor>(base_, setup_.listen_fd, [this](int fd, const std::string&) {
+      // Small frames (stream chunks, unary replies) must not wait on Nagle.
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
       p.listener_fd = setup_.listen_fd;
       p.fd = fd;

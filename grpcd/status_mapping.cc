@@ -17,8 +17,11 @@ grpc::StatusCode grpc_code_for(Code code) {
     case Code::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
     case Code::kUnimplemented: return grpc::StatusCode::UNIMPLEMENTED;
-    case Code::kUnavailable:
-    case Code::kUpstream: return grpc::StatusCode::UNAVAILABLE;
+    case Code::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
+    // The model failed or replied with something unusable: SPEC.md §5's
+    // "other" (REST says 502); a model that is overloaded or behind an open
+    // circuit is kUnavailable above.
+    case Code::kUpstream: return grpc::StatusCode::INTERNAL;
     case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
     case Code::kInternal: return grpc::StatusCode::INTERNAL;
   }
@@ -29,7 +32,9 @@ grpc::Status grpc_status_for(const Status& status, grpc::ServerContextBase* ctx)
   grpc::StatusCode code = grpc_code_for(status.code());
   if (code == grpc::StatusCode::OK) return grpc::Status::OK;
   if (ctx && status.retry_after_s() >= 0) ctx->AddTrailingMetadata("retry-after", std::to_string(status.retry_after_s()));
-  if (code == grpc::StatusCode::INTERNAL) return grpc::Status(code, "The server could not complete the request.");
+  // Our own failures stay in the log; an upstream's (which REST shows too)
+  // says which provider failed and how, nothing more.
+  if (status.code() == Code::kInternal) return grpc::Status(code, "The server could not complete the request.");
   return grpc::Status(code, status.message());
 }
 

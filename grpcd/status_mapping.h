@@ -1,8 +1,9 @@
 // A flow's failure as a gRPC status (SPEC.md §5): validation →
-// INVALID_ARGUMENT, rate limit → RESOURCE_EXHAUSTED, open circuit and a
-// failing model → UNAVAILABLE, timeout → DEADLINE_EXCEEDED, the rest →
-// INTERNAL with a generic message (the real one goes to the log). A status
-// that says when to retry carries it as `retry-after` trailing metadata.
+// INVALID_ARGUMENT, rate limit → RESOURCE_EXHAUSTED, open circuit or an
+// overloaded model → UNAVAILABLE, timeout → DEADLINE_EXCEEDED, the rest →
+// INTERNAL (a model that failed says so; our own failures get a generic
+// message, the real one goes to the log). A status that says when to retry
+// carries it as `retry-after` trailing metadata.
 #pragma once
 
 #include <grpcpp/support/status.h>

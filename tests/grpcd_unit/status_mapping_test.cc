@@ -9,7 +9,7 @@ TEST(StatusMappingTest, SpecCodes) {
   EXPECT_EQ(grpc_code_for(Code::kInvalidArgument), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(grpc_code_for(Code::kResourceExhausted), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(grpc_code_for(Code::kUnavailable), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(grpc_code_for(Code::kUpstream), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(grpc_code_for(Code::kUpstream), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(grpc_code_for(Code::kDeadlineExceeded), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(grpc_code_for(Code::kInternal), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(grpc_code_for(Code::kCancelled), grpc::StatusCode::CANCELLED);
