@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "common/state/shared_state.h"
 #include "common/telemetry/otlp_exporter.h"
 #include "grpcd/access_log.h"
+#include "grpcd/client_connections.h"
 #include "grpcd/daemon_context.h"
 #include "grpcd/genkit_service.h"
 #include "grpcd/loop_inbox.h"
@@ -35,6 +37,9 @@ namespace {
 
 constexpr const char* kServiceName = "genkit.sample.v1.GenkitService";
 constexpr std::chrono::milliseconds kHealthPollInterval{200};
+constexpr std::chrono::milliseconds kDrainPollInterval{50};
+// An aged-out connection's final GOAWAY follows a ping round trip.
+constexpr std::chrono::milliseconds kAgeOutSlack{500};
 
 std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
   if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
@@ -88,6 +93,7 @@ class Grpcd {
       builder.SetOption(std::make_unique<WithoutReflection>());
     }
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_body_size));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, static_cast<int>(max_connection_age().count()));
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<grpcd::AccessLogFactory>(&shared_.metrics()));
@@ -106,6 +112,7 @@ class Grpcd {
       grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
       p.listener_fd = setup_.listen_fd;
       p.fd = fd;
+      client_connections_.remember(fd);
       connections_->HandleNewConnection(&p);
     });
     if (!acceptor_->start()) return boot_failure("cannot watch the inherited gRPC listening socket");
@@ -166,23 +173,59 @@ class Grpcd {
     if (!draining_) health_timer_ = loop_.after(kHealthPollInterval, [this] { poll_health(); });
   }
 
-  // No new connections (our copy of the socket is closed) and no new calls;
-  // in-flight calls and streams get the grace period, then are cancelled.
-  // grpc++'s Shutdown blocks until they are done, and they finish on this
-  // loop: so it runs on a thread of its own, which stops the loop after.
+  // A drain, in an order that fails no call. grpc++'s Shutdown cancels a
+  // call that reaches a connection after it began and before the client read
+  // its GOAWAY; a connection aged out (max_connection_age) gets HTTP/2's
+  // graceful double GOAWAY instead, and calls in that window are served. So:
+  // 1. health NOT_SERVING, and no new connections (our copy of the socket is
+  //    closed: the supervisor's queue goes to a replacement, or is refused);
+  // 2. wait until no client connection is left, or every one has aged out
+  //    with no flow call in flight (what remains are streams like health
+  //    Watch that send no new calls), or the grace period ends;
+  // 3. Shutdown at once: what is left sends no new call (health Watch
+  //    streams, or anything still running when the grace period ended) and
+  //    is cancelled. Shutdown blocks until those calls are finished, which
+  //    happens on this loop: it runs on a thread of its own, which stops the
+  //    loop after.
   void drain() {
     if (draining_) return;
     draining_ = true;
-    log_info("grpcd_draining", {{"grace_s", config_.effective_graceful_timeout()}});
-    acceptor_.reset();
     health_timer_.reset();
     health_->SetServingStatus("", false);
     health_->SetServingStatus(kServiceName, false);
-    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(config_.effective_graceful_timeout());
-    shutdown_thread_ = std::thread([this, deadline] {
-      server_->Shutdown(deadline);
+    acceptor_.reset();
+    drain_started_ = std::chrono::steady_clock::now();
+    drain_deadline_ = std::chrono::system_clock::now() + std::chrono::seconds(config_.effective_graceful_timeout());
+    log_info("grpcd_draining", {{"grace_s", config_.effective_graceful_timeout()},
+                                {"connections", client_connections_.open_count()}});
+    wait_for_connections();
+  }
+
+  void wait_for_connections() {
+    bool aged_out = std::chrono::steady_clock::now() - drain_started_ >= max_connection_age() * 11 / 10 + kAgeOutSlack;
+    bool idle = daemon_.calls_in_flight.load() == 0;
+    if (client_connections_.open_count() == 0 || (aged_out && idle) ||
+        std::chrono::system_clock::now() >= drain_deadline_) {
+      drain_timer_.reset();
+      return shut_down();
+    }
+    drain_timer_ = loop_.after(kDrainPollInterval, [this] { wait_for_connections(); });
+  }
+
+  void shut_down() {
+    log_info("grpcd_shutting_down", {{"calls_in_flight", daemon_.calls_in_flight.load()},
+                                     {"connections", client_connections_.open_count()}});
+    shutdown_thread_ = std::thread([this] {
+      server_->Shutdown(std::chrono::system_clock::now());
       inbox_.post([this] { stop_loop(); });
     });
+  }
+
+  // Connections are recycled this often (±10% jitter by grpc) so that a drain
+  // never waits longer than half its grace period for them.
+  std::chrono::milliseconds max_connection_age() const {
+    auto half_grace = std::chrono::milliseconds(config_.effective_graceful_timeout() * 500);
+    return std::clamp(half_grace, std::chrono::milliseconds(1000), std::chrono::milliseconds(300000));
   }
 
   // SIGQUIT: no drain (gunicorn's quick shutdown).
@@ -215,6 +258,10 @@ class Grpcd {
   grpc::HealthCheckServiceInterface* health_ = nullptr;
   std::unique_ptr<Acceptor> acceptor_;
   std::unique_ptr<Timer> health_timer_;
+  grpcd::ClientConnections client_connections_;
+  std::unique_ptr<Timer> drain_timer_;
+  std::chrono::steady_clock::time_point drain_started_;
+  std::chrono::system_clock::time_point drain_deadline_;
   std::thread shutdown_thread_;
   std::vector<event*> signals_;
   bool draining_ = false;
