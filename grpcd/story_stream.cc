@@ -96,14 +96,17 @@ void StoryStreamCall::write_next() {
 }
 
 void StoryStreamCall::end(const Status& status) {
-  if (ending_) return;
-  ending_ = status;
-  // A failed stream says so now; a story that succeeded sends what is left first.
-  if (!status.is_ok()) {
-    backlog_.clear();
-    // A write stuck behind a reader's shut window would hold the call open
-    // past its deadline: cancelling the stream completes that write.
-    if (writing_) core_.ctx()->TryCancel();
+  // The first outcome wins; whatever comes later (the cancel that follows a
+  // cut-off, a failed write) only lets write_next() finish the call.
+  if (!ending_) {
+    ending_ = status;
+    // A failed stream says so now; a story that succeeded sends what is left first.
+    if (!status.is_ok()) {
+      backlog_.clear();
+      // A write stuck behind a reader's shut window would hold the call open
+      // past its deadline: cancelling the stream completes that write.
+      if (writing_) core_.ctx()->TryCancel();
+    }
   }
   write_next();
 }

@@ -129,6 +129,43 @@ TEST_F(GrpcStreamTest, CancellingAnOpenStoryClosesTheUpstreamStream) {
   EXPECT_FALSE(next.chunks.empty());
 }
 
+// A client that stops reading must not make the daemon hold the rest of the
+// story: HTTP/2 flow control holds the write in flight, later chunks wait in
+// a backlog of at most 8 MiB, and past that the stream is cut off and the
+// model call cancelled.
+TEST_F(GrpcStreamTest, AReaderThatStopsReadingIsCutOffAndTheModelCallCancelled) {
+  ASSERT_NO_FATAL_FAILURE(start_grpc({{"CACHE_ENABLED", "false"}}));
+  constexpr int kPieces = 14;                // 1 MiB each, 150 ms apart: ~2 s
+  const std::string piece(1 << 20, 'w');
+  std::string pieces = "[";
+  for (int i = 0; i < kPieces; ++i) pieces += (i ? ",\"" : "\"") + piece + "\"";
+  pieces += "]";
+  ASSERT_TRUE(fake()->script("{\"stream_chunks\":" + pieces + "}"));
+
+  grpc::ClientContext ctx;
+  set_timeout(ctx, milliseconds(20000));
+  const std::string id = unique_request_id("slow-reader");
+  ctx.AddMetadata("x-request-id", id);
+  gpb::StoryRequest req;
+  req.set_topic("an endless scroll");
+  std::unique_ptr<grpc::ClientReader<gpb::StoryChunk>> reader = stub().TellStory(&ctx, req);
+  // Read nothing while the model streams every piece.
+  std::string last;
+  Json closed = wait_upstream_closed(*fake(), kStreamCall, 0, milliseconds(8000), &last);
+  ASSERT_FALSE(closed.view().is_null()) << "the model call was not cancelled; fake saw: " << last;
+  EXPECT_FALSE(closed["finished"].as_bool()) << "the fake sent the whole stream: " << closed.dump();
+
+  std::size_t received = 0;
+  gpb::StoryChunk chunk;
+  while (reader->Read(&chunk)) received += chunk.text().size();
+  grpc::Status status = reader->Finish();
+  EXPECT_FALSE(status.ok()) << "a reader this far behind is cut off";
+  EXPECT_LT(received, static_cast<std::size_t>(kPieces) << 20);
+  Json line = grpc_log_line(id);
+  EXPECT_EQ(str(line["code"]), "RESOURCE_EXHAUSTED") << describe(status) << " received " << received << "\n"
+                                                     << server().stdout_text().substr(0, 20000);
+}
+
 TEST_F(GrpcStreamTest, SigtermLetsAnOpenStoryFinishAndRefusesNewConnections) {
   ASSERT_NO_FATAL_FAILURE(start_grpc({{"CACHE_ENABLED", "false"}, {"SHUTDOWN_GRACE", "15"}}));
   const std::string topic = "a storm over the harbour at night";
