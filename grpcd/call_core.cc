@@ -33,13 +33,7 @@ std::vector<std::string_view> forwarded_entries(const grpc::CallbackServerContex
   std::vector<std::string_view> out;
   auto range = ctx->client_metadata().equal_range("x-forwarded-for");
   for (auto it = range.first; it != range.second; ++it) {
-    std::string_view v(it->second.data(), it->second.size());
-    while (!v.empty()) {
-      std::size_t comma = v.find(',');
-      out.push_back(v.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+    split_forwarded_for(std::string_view(it->second.data(), it->second.size()), &out);
   }
   return out;
 }

@@ -43,14 +43,6 @@ constexpr int kBurstCalls = 256;  // calls in flight that make a burst worth tri
 // An aged-out connection's final GOAWAY follows a ping round trip.
 constexpr std::chrono::milliseconds kAgeOutSlack{500};
 
-std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
-  if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
-  OtlpOptions o;
-  o.endpoint = c.otel_endpoint;
-  o.service_name = c.otel_service_name;
-  return std::make_unique<OtlpExporter>(loop, client, o);
-}
-
 class WithoutReflection : public grpc::ServerBuilderOption {
  public:
   void UpdateArguments(grpc::ChannelArguments*) override {}
@@ -59,19 +51,14 @@ class WithoutReflection : public grpc::ServerBuilderOption {
   }
 };
 
-SpanSink span_sink(OtlpExporter* exporter) {
-  if (!exporter) return {};
-  return [exporter](const Span& s) { exporter->enqueue(s); };
-}
-
 class Grpcd {
  public:
   explicit Grpcd(const GrpcdSetup& setup)
       : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free),
         base_(base_owner_.get()), loop_(base_), http_client_(loop_),
-        exporter_(make_exporter(config_, loop_, http_client_)),
+        exporter_(make_otlp_exporter(config_, loop_, http_client_)),
         shared_(loop_, setup.segment, shm::ProcessKind::kGrpc, config_),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get()), shared_.cache()}),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink_for(exporter_.get()), shared_.cache()}),
         inbox_(base_),
         daemon_{runtime_, shared_, config_, inbox_, trusted_proxies(config_)},
         service_(daemon_) {}

@@ -19,14 +19,7 @@ bool exempt(const std::string& path) {
 std::vector<std::string_view> forwarded_entries(const Request& req) {
   std::vector<std::string_view> out;
   for (const Header& h : req.headers) {
-    if (h.name != "x-forwarded-for") continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      std::size_t comma = v.find(',');
-      out.push_back(v.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+    if (h.name == "x-forwarded-for") split_forwarded_for(h.value, &out);
   }
   return out;
 }

@@ -33,28 +33,15 @@ event_base* new_event_base() {
   return base ? base : event_base_new();
 }
 
-std::unique_ptr<OtlpExporter> make_exporter(const Config& c, Loop& loop, HttpClient& client) {
-  if (c.otel_endpoint.empty() || c.telemetry_disabled) return nullptr;
-  OtlpOptions o;
-  o.endpoint = c.otel_endpoint;
-  o.service_name = c.otel_service_name;
-  return std::make_unique<OtlpExporter>(loop, client, o);
-}
-
-SpanSink span_sink(OtlpExporter* exporter) {
-  if (!exporter) return {};
-  return [exporter](const Span& s) { exporter->enqueue(s); };
-}
-
 class Worker {
  public:
   explicit Worker(const WorkerSetup& setup)
       : setup_(setup), config_(*setup.config), base_owner_(new_event_base(), &event_base_free), base_(base_owner_.get()),
         loop_(base_),
         http_client_(loop_),
-        exporter_(make_exporter(config_, loop_, http_client_)),
+        exporter_(make_otlp_exporter(config_, loop_, http_client_)),
         shared_(loop_, setup.segment, shm::ProcessKind::kWorker, config_),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink(exporter_.get()), shared_.cache()}),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink_for(exporter_.get()), shared_.cache()}),
         app_{runtime_, config_, default_model_name(config_), shared_},
         router_(&shared_.metrics()) {}
 

@@ -114,6 +114,15 @@ bool IpAllowList::allows(const IpBytes& ip) const {
   return false;
 }
 
+void split_forwarded_for(std::string_view value, std::vector<std::string_view>* out) {
+  while (!value.empty()) {
+    std::size_t comma = value.find(',');
+    out->push_back(value.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 std::string client_behind_proxies(std::string_view peer, const std::vector<std::string_view>& forwarded,
                                   const IpAllowList& trusted_proxies) {
   std::optional<IpBytes> hop = parse_ip(peer);

@@ -39,6 +39,9 @@ class IpAllowList {
   std::vector<Range> ranges_;
 };
 
+// Appends the comma-separated entries of one X-Forwarded-For value.
+void split_forwarded_for(std::string_view value, std::vector<std::string_view>* out);
+
 // The client's address for a request whose socket peer is `peer`, with the
 // X-Forwarded-For entries `forwarded` (in header order): the peer unless it is
 // a trusted proxy, else the right-most entry no trusted proxy vouches for (as

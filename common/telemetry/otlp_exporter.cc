@@ -160,4 +160,17 @@ void OtlpExporter::send_batch() {
   });
 }
 
+std::unique_ptr<OtlpExporter> make_otlp_exporter(const Config& config, Loop& loop, HttpClient& client) {
+  if (config.otel_endpoint.empty() || config.telemetry_disabled) return nullptr;
+  OtlpOptions o;
+  o.endpoint = config.otel_endpoint;
+  o.service_name = config.otel_service_name;
+  return std::make_unique<OtlpExporter>(loop, client, o);
+}
+
+SpanSink span_sink_for(OtlpExporter* exporter) {
+  if (!exporter) return {};
+  return [exporter](const Span& s) { exporter->enqueue(s); };
+}
+
 }  // namespace genkit

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "common/config.h"
 #include "common/json.h"
 #include "common/net/http_client.h"
 #include "common/runtime/loop.h"
@@ -58,5 +59,10 @@ Json otlp_request_body(const std::deque<Span>& spans, std::size_t count, const s
 
 // Parses a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>"); false if malformed.
 bool parse_traceparent(std::string_view header, std::string* trace_id, std::string* parent_span_id);
+
+// The exporter a configuration asks for (OTEL_EXPORTER_OTLP_ENDPOINT set,
+// telemetry not disabled), or null; and where a runtime's finished spans go.
+std::unique_ptr<OtlpExporter> make_otlp_exporter(const Config& config, Loop& loop, HttpClient& client);
+SpanSink span_sink_for(OtlpExporter* exporter);  // empty for null
 
 }  // namespace genkit
