@@ -2,7 +2,6 @@
 // (grpc++ is not fork-safe, so the supervisor never links it) with the
 // configuration it resolved in the environment and three inherited
 // descriptors on the command line; it is not meant to be started by hand.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -45,10 +44,6 @@ int main(int argc, char** argv) {
   // Debian builds absl with its mutex deadlock detector on: a cost on every
   // grpc lock for a check meant for grpc's own tests.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // grpc's threads would each get a malloc arena of their own, which keeps
-  // memory after a burst of calls; two arenas are enough for one loop and a
-  // few grpc threads.
-  mallopt(M_ARENA_MAX, 2);
   GrpcdSetup setup;
   int shm_fd = -1;
   for (int i = 1; i < argc; ++i) {

@@ -23,8 +23,7 @@
 // fake_llm's "[sent <µs>us]" stamp (CLOCK_MONOTONIC), stamped= transit_p50_ms=
 // transit_p99_ms= transit_max_ms= (arrival of a stream's first message here −
 // the stamp of the upstream chunk it carries).
-// GRPC_LOAD_NO_TUNING=1 keeps grpc's default client stack (retries, all
-// filters) instead of the leaner one used for the figures.
+// Channels use grpc's default client stack, as users' clients do.
 // Exit status: 0 when the load ran (whatever the call statuses), 1 when a
 // channel could not connect, 2 on a usage error.
 #include <grpcpp/grpcpp.h>
@@ -321,10 +320,10 @@ int main(int argc, char** argv) {
     args.SetInt("genkit.bench.channel", i);  // distinct arguments: a connection of its own
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-    if (std::getenv("GRPC_LOAD_NO_TUNING") == nullptr) {
-      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // no retry filter: a call is one attempt, and cheaper
-      args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);   // no census/deadline filters (deadlines still apply)
-    }
+    // Otherwise a default client's stack: grpcd recycles its connections
+    // (max_connection_age, graceful GOAWAY), and a default client retries a
+    // call caught in that GOAWAY transparently (GRPC_ARG_MINIMAL_STACK would
+    // drop that, and fail it with UNAVAILABLE).
     auto channel = grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), args);
     if (!channel->WaitForConnected(connect_by)) {
       std::fprintf(stderr, "grpc_load: channel %d could not connect to %s\n", i, opt.target.c_str());
