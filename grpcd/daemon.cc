@@ -65,6 +65,7 @@ class Grpcd {
 
   ~Grpcd() {
     for (event* e : signals_) event_free(e);
+    signal(SIGTERM, SIG_IGN);  // the exit is under way (see ~Worker)
   }
 
   int run() {

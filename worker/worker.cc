@@ -47,6 +47,9 @@ class Worker {
 
   ~Worker() {
     for (event* e : signals_) event_free(e);
+    // Freeing them restored SIGTERM's default action: a second SIGTERM (a
+    // `pkill` on top of the supervisor's) must not kill an exit under way.
+    signal(SIGTERM, SIG_IGN);
     if (deadline_) event_free(deadline_);
   }
 
