@@ -1,5 +1,6 @@
 #include "grpcd/access_log.h"
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/server_context.h>
 
 #include <chrono>
@@ -52,6 +53,12 @@ class AccessLog : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      if (unparsed_request(status)) {
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the request is not a valid message of this method (malformed protobuf, or a "
+                              "string field that is not UTF-8)");
+        methods->ModifySendStatus(status);
+      }
       record(status.error_code(), "");
     }
     methods->Proceed();
@@ -68,6 +75,22 @@ class AccessLog : public grpc::experimental::Interceptor {
     request_id_ = uuid4();
     // The handlers read it from the same map; the strings live as long as the call.
     metadata.emplace(grpc::string_ref(kKey), grpc::string_ref(request_id_));
+  }
+
+  // grpc++ answers a request it cannot deserialize with a bare UNIMPLEMENTED,
+  // which would tell the client the method does not exist; on our own
+  // service's methods, it means the message was malformed.
+  bool unparsed_request(const grpc::Status& status) const {
+    if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED || !status.error_message().empty()) return false;
+    // "/genkit.sample.v1.GenkitService/TellJoke" → "genkit.sample.v1.GenkitService.TellJoke"
+    std::string name = info_->method() ? info_->method() : "";
+    if (name.size() < 2 || name[0] != '/') return false;
+    name.erase(0, 1);
+    std::size_t slash = name.rfind('/');
+    if (slash == std::string::npos) return false;
+    name[slash] = '.';
+    return name.starts_with("genkit.sample.v1.") &&
+           google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(name) != nullptr;
   }
 
   void record(grpc::StatusCode code, const char* detail) {

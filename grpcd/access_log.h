@@ -4,7 +4,9 @@
 // UUID4, put into the call's metadata for the handlers and echoed in the
 // reply's), logs one `grpc_request` line when the status is sent (method,
 // peer, code, duration, request id; the JSON log format of the HTTP side)
-// and counts the call in /metrics by method and code. The shared rate
+// and counts the call in /metrics by method and code. A request grpc++ could
+// not deserialize for one of our methods leaves as INVALID_ARGUMENT, not
+// grpc++'s bare UNIMPLEMENTED (which an unknown method still gets). The shared rate
 // limiter, next in the seed's order, runs at the start of each flow call
 // (call_core.h): grpc++ server interceptors cannot refuse a call.
 #pragma once

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/stubs/logging.h"
 #include "common/config.h"
 #include "common/flows/builtins.h"
 #include "common/log.h"
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
   // Debian builds absl with its mutex deadlock detector on: a cost on every
   // grpc lock for a check meant for grpc's own tests.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // protobuf reports a malformed request (e.g. a string that is not UTF-8)
+  // on stderr; the call itself is logged and answered INVALID_ARGUMENT, so
+  // its details go to the JSON log at debug level, where a client cannot
+  // flood the default output with them.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string& message) {
+    genkit::log_debug("protobuf_parse_error", {{"message", message}});
+  });
   GrpcdSetup setup;
   int shm_fd = -1;
   for (int i = 1; i < argc; ++i) {

@@ -363,6 +363,24 @@ class ContractTest(GrpcCase):
             fn(None, timeout=RPC_TIMEOUT_S)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED, describe_error(cm.exception))
 
+    def test_malformed_request_bytes_are_invalid_argument(self):
+        # Not protobuf, a string field that is not UTF-8, a truncated varint:
+        # each is the client's error (not UNIMPLEMENTED: the method exists),
+        # and the daemon keeps serving.
+        for method in ("TellJoke", "TellStory"):
+            kind = self.channel.unary_stream if method == "TellStory" else self.channel.unary_unary
+            fn = kind("/%s/%s" % (SERVICE, method), request_serializer=lambda b: b,
+                      response_deserializer=lambda b: b)
+            for payload in (b"\xff\xff\xff", b"\x0a\x02\xc3\x28", b"\x0a\x80\x80\x80\x80\x10"):
+                with self.subTest(method=method, payload=payload):
+                    with self.assertRaises(grpc.RpcError) as cm:
+                        reply = fn(payload, timeout=RPC_TIMEOUT_S)
+                        if method == "TellStory":
+                            list(reply)
+                    self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                                     describe_error(cm.exception))
+        self.assertTrue(self.stub.TellJoke(pb.JokeRequest(name="after"), timeout=RPC_TIMEOUT_S).joke)
+
     def test_concurrent_rpcs_all_answered(self):
         with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
             jokes = {i: pool.submit(self.stub.TellJoke, pb.JokeRequest(name="cat%d" % i), timeout=RPC_TIMEOUT_S)
