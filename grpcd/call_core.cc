@@ -49,6 +49,17 @@ CallCore::CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, cons
     : daemon_(daemon), ctx_(ctx), flow_(flow), raw_input_(std::move(raw_input)),
       request_id_(metadata_value(ctx, "x-request-id")) {}
 
+bool CallCore::enter() { return daemon_.calls_in_flight.fetch_add(1) < kMaxCallsInFlight; }
+
+grpc::Status CallCore::too_busy() {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the server has too many calls in flight");
+}
+
+void CallCore::leave(std::shared_ptr<void> self) {
+  daemon_.calls_in_flight.fetch_sub(1);
+  daemon_.inbox.post([self = std::move(self)] {});
+}
+
 std::string CallCore::client_ip() const {
   std::string peer = address_of_peer(ctx_->peer());
   if (daemon_.trusted_proxies.empty()) return peer;

@@ -18,6 +18,7 @@
 
 namespace grpc {
 class CallbackServerContext;
+class Status;
 }
 
 namespace genkit::grpcd {
@@ -26,6 +27,14 @@ class CallCore {
  public:
   // Any thread (grpc's, when the call arrives).
   CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input);
+
+  // Any thread, as the call starts: counts it in flight. False past
+  // kMaxCallsInFlight: finish it at once with too_busy().
+  bool enter();
+  static grpc::Status too_busy();
+  // OnDone (grpc's thread): the call leaves the count, and `self`, its last
+  // reference, is dropped on the loop after every closure posted before.
+  void leave(std::shared_ptr<void> self);
 
   // Loop thread, once: rate limit, then the flow's schema (defaults applied).
   // An error is the status to finish the call with.

@@ -12,9 +12,9 @@ using StoryWriter = grpc::ServerWriteReactor<::genkit::sample::v1::StoryChunk>;
 StoryWriter* StoryStreamCall::start(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Json raw_input) {
   auto call = std::make_shared<StoryStreamCall>(daemon, ctx, std::move(raw_input));
   call->self_ = call;
-  if (daemon.calls_in_flight.fetch_add(1) >= kMaxCallsInFlight) {
+  if (!call->core_.enter()) {
     call->finished_ = true;
-    call->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the server has too many calls in flight"));
+    call->Finish(CallCore::too_busy());
     return call.get();
   }
   daemon.inbox.post([call] { call->begin(); });
@@ -42,10 +42,7 @@ void StoryStreamCall::OnCancel() {
   });
 }
 
-void StoryStreamCall::OnDone() {
-  core_.daemon().calls_in_flight.fetch_sub(1);
-  core_.daemon().inbox.post([self = std::move(self_)] {});
-}
+void StoryStreamCall::OnDone() { core_.leave(std::move(self_)); }
 
 void StoryStreamCall::begin() {
   if (ending_) return;

@@ -10,9 +10,9 @@ grpc::ServerUnaryReactor* UnaryFlowCall::start(DaemonContext& daemon, grpc::Call
                                                const char* flow, Json raw_input, FillReply fill) {
   auto call = std::make_shared<UnaryFlowCall>(daemon, ctx, flow, std::move(raw_input), std::move(fill));
   call->self_ = call;
-  if (daemon.calls_in_flight.fetch_add(1) >= kMaxCallsInFlight) {
+  if (!call->core_.enter()) {
     call->finished_ = true;
-    call->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the server has too many calls in flight"));
+    call->Finish(CallCore::too_busy());
     return call.get();
   }
   daemon.inbox.post([call] { call->begin(); });
@@ -30,10 +30,7 @@ void UnaryFlowCall::OnCancel() {
   });
 }
 
-void UnaryFlowCall::OnDone() {
-  core_.daemon().calls_in_flight.fetch_sub(1);
-  core_.daemon().inbox.post([self = std::move(self_)] {});
-}
+void UnaryFlowCall::OnDone() { core_.leave(std::move(self_)); }
 
 void UnaryFlowCall::begin() {
   if (finished_) return;
