@@ -16,25 +16,11 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-constexpr const char* kCodeNames[] = {"OK",           "CANCELLED",         "UNKNOWN",
-                                      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-                                      "ALREADY_EXISTS",   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION", "ABORTED",        "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",    "INTERNAL",          "UNAVAILABLE",
-                                      "DATA_LOSS",        "UNAUTHENTICATED"};
-
-const char* code_text(int code) {
-  return code >= 0 && code < static_cast<int>(std::size(kCodeNames)) ? kCodeNames[code] : "UNKNOWN";
-}
-
 class AccessLog : public grpc::experimental::Interceptor {
  public:
-  AccessLog(grpc::experimental::ServerRpcInfo* info, shm::ProcessMetrics* metrics)
-      : info_(info), metrics_(metrics), started_(std::chrono::steady_clock::now()) {
-    if (metrics_) {
-      method_label_ = metrics_->grpc_method_label(info->method());
-      metrics_->grpc_call_started();
-    }
+  AccessLog(grpc::experimental::ServerRpcInfo* info, shm::ProcessMetrics* metrics, int method_label)
+      : info_(info), metrics_(metrics), started_(std::chrono::steady_clock::now()), method_label_(method_label) {
+    if (metrics_) metrics_->grpc_call_started();
   }
 
   // A call that ended without a status of ours (the transport failed it:
@@ -102,7 +88,7 @@ class AccessLog : public grpc::experimental::Interceptor {
     log_info("grpc_request", {{"request_id", request_id_},
                               {"method", info_->method()},
                               {"peer", peer},
-                              {"code", code_text(static_cast<int>(code))},
+                              {"code", shm::grpc_status_name(static_cast<int>(code))},
                               {"duration_ms", seconds * 1000},
                               {"detail", detail}});
   }
@@ -118,8 +104,14 @@ class AccessLog : public grpc::experimental::Interceptor {
 
 }  // namespace
 
+AccessLogFactory::AccessLogFactory(shm::ProcessMetrics* metrics, std::vector<std::string> methods)
+    : metrics_(metrics), methods_(std::move(methods)) {
+  for (const std::string& m : methods_) labels_.emplace(m, metrics_ ? metrics_->grpc_method_label(m) : 0);
+}
+
 grpc::experimental::Interceptor* AccessLogFactory::CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) {
-  return new AccessLog(info, metrics_);
+  auto it = labels_.find(info->method() ? std::string_view(info->method()) : std::string_view());
+  return new AccessLog(info, metrics_, it == labels_.end() ? shm::kGrpcMethodLabels - 1 : it->second);
 }
 
 }  // namespace genkit::grpcd

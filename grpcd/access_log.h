@@ -13,6 +13,11 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
 namespace genkit::shm {
 class ProcessMetrics;
 }
@@ -21,11 +26,17 @@ namespace genkit::grpcd {
 
 class AccessLogFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit AccessLogFactory(shm::ProcessMetrics* metrics) : metrics_(metrics) {}
+  // `methods`: the paths the server serves ("/pkg.Service/Method"), given
+  // their /metrics labels once, here; a call to any other name counts as
+  // "other", so clients cannot fill the shared label table with made-up names,
+  // and no call takes the table's lock.
+  AccessLogFactory(shm::ProcessMetrics* metrics, std::vector<std::string> methods);
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override;
 
  private:
   shm::ProcessMetrics* metrics_;
+  std::vector<std::string> methods_;
+  std::unordered_map<std::string_view, int> labels_;  // views into methods_; read-only once built
 };
 
 }  // namespace genkit::grpcd

@@ -1,6 +1,7 @@
 #include "grpcd/daemon.h"
 
 #include <event2/event.h>
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -86,7 +87,7 @@ class Grpcd {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, static_cast<int>(max_connection_age().count()));
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-    interceptors.push_back(std::make_unique<grpcd::AccessLogFactory>(&shared_.metrics()));
+    interceptors.push_back(std::make_unique<grpcd::AccessLogFactory>(&shared_.metrics(), served_methods()));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
     connections_ = builder.experimental().AddExternalConnectionAcceptor(
         grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
@@ -129,6 +130,19 @@ class Grpcd {
   static IpAllowList trusted_proxies(const Config& c) {
     Result<IpAllowList> proxies = IpAllowList::parse(c.forwarded_allow_ips);  // (validated with the config)
     return proxies.ok() ? std::move(proxies).value() : IpAllowList{};
+  }
+
+  // Every method path this server answers: the service's, health's and, in
+  // debug, reflection's.
+  std::vector<std::string> served_methods() const {
+    std::vector<std::string> out = {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"};
+    if (config_.debug) out.push_back("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kServiceName);
+    for (int i = 0; service && i < service->method_count(); ++i) {
+      out.push_back("/" + std::string(kServiceName) + "/" + service->method(i)->name());
+    }
+    return out;
   }
 
   int boot_failure(const std::string& reason) {
@@ -238,9 +252,7 @@ class Grpcd {
   }
 
   void stop_loop() {
-    // Spans of the last calls leave before the process does.
-    if (exporter_) return exporter_->flush([this] { event_base_loopexit(base_, nullptr); });
-    event_base_loopexit(base_, nullptr);
+    after_spans_sent(exporter_.get(), [this] { event_base_loopexit(base_, nullptr); });
   }
 
   const GrpcdSetup& setup_;

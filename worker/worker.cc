@@ -159,10 +159,8 @@ class Worker {
   void maybe_exit() {
     if (!ctx_.draining || ctx_.open_connections != 0 || exiting_) return;
     exiting_ = true;
-    // Spans of the last requests leave before the process does (the drain
-    // deadline still bounds this).
-    if (exporter_) return exporter_->flush([this] { event_base_loopexit(base_, nullptr); });
-    event_base_loopexit(base_, nullptr);
+    // (The drain deadline still bounds the wait for the last spans.)
+    after_spans_sent(exporter_.get(), [this] { event_base_loopexit(base_, nullptr); });
   }
 
   const WorkerSetup& setup_;

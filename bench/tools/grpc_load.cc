@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "bench/tools/log_histogram.h"
+#include "common/shm/metrics.h"
 #include "protos/genkit_sample.grpc.pb.h"
 
 namespace {
@@ -71,27 +72,6 @@ int64_t now_ns() {
 }
 
 constexpr int kCodes = 17;
-const char* code_name(int c) {
-  static const char* names[kCodes] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  return c >= 0 && c < kCodes ? names[c] : "OTHER";
-}
-
 struct Stats {
   bench::LogHistogram latency, first, transit;  // ns
   long long calls = 0, msgs = 0, stamped = 0;
@@ -363,7 +343,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= kCodes; ++i) {
     if (all.codes[i] == 0) continue;
     if (!codes.empty()) codes += ',';
-    codes += i < kCodes ? code_name(i) : "OTHER";
+    codes += i < kCodes ? genkit::shm::grpc_status_name(i) : "OTHER";
     codes += ':';
     codes += std::to_string(all.codes[i]);
   }

@@ -69,6 +69,14 @@ void ProcessMetrics::upstream_call(int model, bool failed, int64_t tokens_in, in
   if (tokens_out > 0) bump(c_->tokens_out[m], static_cast<uint64_t>(tokens_out));
 }
 
+const char* grpc_status_name(int code) {
+  static constexpr const char* kNames[kGrpcCodes] = {
+      "OK",           "CANCELLED",          "UNKNOWN",        "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+      "OUT_OF_RANGE", "UNIMPLEMENTED",      "INTERNAL",       "UNAVAILABLE",      "DATA_LOSS",         "UNAUTHENTICATED"};
+  return code >= 0 && code < kGrpcCodes ? kNames[code] : "UNKNOWN";
+}
+
 int ProcessMetrics::grpc_method_label(std::string_view method) {
   return table_ ? table_->intern_grpc_method(method) : 0;
 }

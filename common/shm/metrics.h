@@ -21,6 +21,10 @@ constexpr int kCountedStatuses[kStatusSlots - 1] = {200, 204, 400, 401, 403, 404
 constexpr double kDurationBounds[kDurationBuckets - 1] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                           1,     2.5,  5,     10,   30,  60,  120};
 
+// The name of a gRPC status code (0..16, "OK" .. "UNAUTHENTICATED"), for
+// /metrics labels and log lines; "UNKNOWN" for anything else.
+const char* grpc_status_name(int code);
+
 class ProcessMetrics {
  public:
   ProcessMetrics() = default;  // records nothing

@@ -167,12 +167,6 @@ void write_http(Writer& w, const Totals& t, const std::vector<std::string>& rout
   w.sample_signed("genkit_endpoints_http_connections_open", "", t.connections < 0 ? 0 : t.connections);
 }
 
-// grpc::StatusCode names, by value.
-constexpr const char* kGrpcCodeNames[kGrpcCodes] = {
-    "OK",        "CANCELLED",          "UNKNOWN",        "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED",  "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS", "UNAUTHENTICATED"};
-
 void write_grpc(Writer& w, const Totals& t, const std::vector<std::string>& methods) {
   auto method_label = [&](int m) {
     return "method=\"" + escape_label(m < kGrpcMethodLabels - 1 ? label_name(methods, m) : "other") + "\"";
@@ -183,7 +177,7 @@ void write_grpc(Writer& w, const Totals& t, const std::vector<std::string>& meth
     if (m >= used && m != kGrpcMethodLabels - 1) continue;
     for (int k = 0; k < kGrpcCodes; ++k) {
       if (t.grpc_calls[m][k]) {
-        w.sample("genkit_endpoints_grpc_requests_total", method_label(m) + ",code=\"" + kGrpcCodeNames[k] + "\"",
+        w.sample("genkit_endpoints_grpc_requests_total", method_label(m) + ",code=\"" + grpc_status_name(k) + "\"",
                  t.grpc_calls[m][k]);
       }
     }

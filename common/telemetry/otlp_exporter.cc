@@ -168,6 +168,11 @@ std::unique_ptr<OtlpExporter> make_otlp_exporter(const Config& config, Loop& loo
   return std::make_unique<OtlpExporter>(loop, client, o);
 }
 
+void after_spans_sent(OtlpExporter* exporter, std::function<void()> done) {
+  if (exporter) return exporter->flush(std::move(done));
+  done();
+}
+
 SpanSink span_sink_for(OtlpExporter* exporter) {
   if (!exporter) return {};
   return [exporter](const Span& s) { exporter->enqueue(s); };

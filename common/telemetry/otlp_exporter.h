@@ -64,5 +64,8 @@ bool parse_traceparent(std::string_view header, std::string* trace_id, std::stri
 // telemetry not disabled), or null; and where a runtime's finished spans go.
 std::unique_ptr<OtlpExporter> make_otlp_exporter(const Config& config, Loop& loop, HttpClient& client);
 SpanSink span_sink_for(OtlpExporter* exporter);  // empty for null
+// Runs `done` once the exporter's queued spans are sent (at once for null):
+// how a process lets its last spans leave before it exits.
+void after_spans_sent(OtlpExporter* exporter, std::function<void()> done);
 
 }  // namespace genkit

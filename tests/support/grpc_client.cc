@@ -3,6 +3,8 @@
 #include <set>
 #include <thread>
 
+#include "common/shm/metrics.h"
+
 namespace itest {
 
 int grpc_port_of(const ServerProcess& server) {
@@ -27,27 +29,7 @@ std::string trailer(const grpc::ClientContext& ctx, const std::string& key) {
   return std::string(it->second.data(), it->second.size());
 }
 
-std::string grpc_code_name(grpc::StatusCode code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  int i = static_cast<int>(code);
-  return i >= 0 && i < 17 ? kNames[i] : "code " + std::to_string(i);
-}
+std::string grpc_code_name(grpc::StatusCode code) { return genkit::shm::grpc_status_name(static_cast<int>(code)); }
 
 std::string describe(const grpc::Status& status) {
   return grpc_code_name(status.error_code()) + ": " + status.error_message();
