@@ -81,6 +81,14 @@ Status check_cross_rules(LoadedConfig& out, const std::map<std::string, std::str
                             ": \"*\" (any origin) is only allowed when DEBUG is true");
   }
 
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return invalid_argument(label(c.tls_cert_file.empty() ? "TLS_CERT_FILE" : "TLS_KEY_FILE") +
+                            ": TLS needs both TLS_CERT_FILE and TLS_KEY_FILE");
+  }
+  if (!c.tls_ca_file.empty() && c.tls_cert_file.empty()) {
+    return invalid_argument(label("TLS_CA_FILE") + ": client certificates need TLS (TLS_CERT_FILE and TLS_KEY_FILE)");
+  }
+
   // The cache's values are reserved in shared memory up front: a product
   // that no machine has must fail here, not in the kernel's OOM killer.
   int64_t cache_bytes = int64_t{c.cache_max_size} * c.cache_max_entry_bytes;

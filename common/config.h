@@ -45,6 +45,9 @@ struct Config {
   int rate_limit_table_size = 65536;         // RATE_LIMIT_TABLE_SIZE (token buckets in shared memory)
   std::vector<std::string> forwarded_allow_ips = {"127.0.0.1"};  // FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-For is believed
   std::vector<std::string> api_keys;         // API_KEYS
+  std::string tls_cert_file;                 // TLS_CERT_FILE ("" → plain HTTP)
+  std::string tls_key_file;                  // TLS_KEY_FILE
+  std::string tls_ca_file;                   // TLS_CA_FILE (client certificates required when set)
   // Mode and logging
   bool debug = false;                        // DEBUG, --debug
   std::string log_level = "info";            // LOG_LEVEL: debug|info|warning|error

@@ -40,11 +40,12 @@ sigset_t handled_set() {
 
 }  // namespace
 
-Arbiter::Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, int listen_fd, GrpcPlan grpc,
-                 shm::Segment* segment)
+Arbiter::Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, std::shared_ptr<http::TlsContext> tls,
+                 int listen_fd, GrpcPlan grpc, shm::Segment* segment)
     : inputs_(std::move(inputs)),
       config_(std::make_shared<Config>(std::move(loaded.config))),
       prompts_(std::make_shared<PromptList>(std::move(prompts))),
+      tls_(std::move(tls)),
       settings_(std::make_shared<std::map<std::string, std::string>>(std::move(loaded.settings))),
       listen_fd_(listen_fd),
       grpc_(std::move(grpc)),
@@ -138,6 +139,7 @@ void Arbiter::spawn(int slot) {
     setup.config = config_.get();
     setup.segment = segment_;
     setup.prompts = prompts_.get();
+    setup.tls = tls_.get();
     setup.listen_fd = listen_fd_;
     setup.index = slot;
     setup.control_fd = pipe_fds[1];
@@ -370,6 +372,12 @@ void Arbiter::reload() {
     log_error("reload_failed_keeping_config", {{"reason", prompts.status().message()}});
     return;
   }
+  // The certificate and key are re-read: renewed files take effect now.
+  Result<std::shared_ptr<http::TlsContext>> tls = http::TlsContext::load(next);
+  if (!tls.ok()) {
+    log_error("reload_failed_keeping_config", {{"reason", tls.status().message()}});
+    return;
+  }
   if (next.port != config_->port || next.bind_host != config_->bind_host || next.grpc_port != config_->grpc_port) {
     log_warning("reload_cannot_rebind", {{"detail", "PORT/GRPC_PORT/BIND_HOST changes need a restart"}});
   }
@@ -381,6 +389,7 @@ void Arbiter::reload() {
   sd_notify(0, "RELOADING=1");
   config_ = std::make_shared<Config>(std::move(next));
   prompts_ = std::make_shared<PromptList>(std::move(prompts).value());
+  tls_ = std::move(tls).value();
   settings_ = std::make_shared<std::map<std::string, std::string>>(std::move(loaded->settings));
   target_workers_ = config_->effective_workers();
   ++generation_;

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/flows/builtins.h"
+#include "worker/tls_context.h"
 
 namespace genkit {
 
@@ -35,7 +36,8 @@ class Arbiter {
 
   // `segment`: the shared state every worker maps (created before any fork).
   // `settings`: what the configuration resolved to (LoadedConfig::settings).
-  Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, int listen_fd, GrpcPlan grpc,
+  Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, std::shared_ptr<http::TlsContext> tls,
+          int listen_fd, GrpcPlan grpc,
           shm::Segment* segment);
   int run();  // returns the supervisor's exit code
 
@@ -73,6 +75,7 @@ class Arbiter {
   ConfigInputs inputs_;
   std::shared_ptr<Config> config_;
   std::shared_ptr<PromptList> prompts_;
+  std::shared_ptr<http::TlsContext> tls_;  // null: plain HTTP
   std::shared_ptr<std::map<std::string, std::string>> settings_;
   int listen_fd_;
   GrpcPlan grpc_;

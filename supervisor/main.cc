@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   // A model that cannot run fails now, not in every worker.
   Status models_ok = check_models(config, prompts.value(), loaded->action == CliAction::kRun);
   if (!models_ok.is_ok()) return fail(kConfigError, models_ok.message());
+  Result<std::shared_ptr<http::TlsContext>> tls = http::TlsContext::load(config);
+  if (!tls.ok()) return fail(kConfigError, tls.status().message());
   Status fits = segment_fits(config);
   if (!fits.is_ok()) return fail(kConfigError, fits.message());
   GrpcPlan grpc;
@@ -94,14 +96,17 @@ int main(int argc, char** argv) {
     grpc.binary = std::move(binary).value();
   }
   if (loaded->action == CliAction::kCheckConfig) {
-    std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d%s\n",
+    std::printf("configuration OK: model %s, %d workers, %zu prompts, listening on %s:%d%s%s\n",
                 default_model_name(config).c_str(), config.effective_workers(), prompts->size(),
-                config.bind_host.c_str(), config.port,
+                config.bind_host.c_str(), config.port, config.tls_cert_file.empty() ? "" : " (TLS)",
                 config.grpc_enabled ? (", gRPC on port " + std::to_string(config.grpc_port)).c_str() : ", no gRPC");
     return 0;
   }
 
   for (const std::string& w : loaded->warnings) log_warning("config_warning", {{"message", w}});
+  if (config.trusted_hosts.empty() && !config.debug) {
+    log_warning("trusted_hosts_not_set", {{"detail", "any Host header is accepted; set TRUSTED_HOSTS in production"}});
+  }
 
   raise_fd_limit();
   // Before any fork: every worker inherits the mapping.
@@ -114,7 +119,7 @@ int main(int argc, char** argv) {
                                   {"rate_limit_buckets", config.rate_limit_table_size}});
   Result<ListenSocket> sock = bind_listen_socket(config.bind_host, config.port);
   if (!sock.ok()) return fail(1, sock.status().message());
-  log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"workers", config.effective_workers()},
+  log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"tls", !config.tls_cert_file.empty()}, {"workers", config.effective_workers()},
                          {"model", default_model_name(config)}, {"version", version_string()}});
 
   if (config.grpc_enabled) {
@@ -124,7 +129,7 @@ int main(int argc, char** argv) {
     log_info("grpc_listening", {{"host", config.bind_host}, {"port", grpc_sock->port}});
   }
 
-  Arbiter arbiter(std::move(inputs), std::move(loaded).value(), std::move(prompts).value(), sock->fd, std::move(grpc),
-                  segment.value().get());
+  Arbiter arbiter(std::move(inputs), std::move(loaded).value(), std::move(prompts).value(), std::move(tls).value(),
+                  sock->fd, std::move(grpc), segment.value().get());
   return arbiter.run();
 }

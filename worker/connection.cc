@@ -2,6 +2,8 @@
 
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "common/log.h"
 #include "common/shm/metrics.h"
 #include "worker/http1_session.h"
+#include "worker/tls_context.h"
 
 namespace genkit::http {
 
@@ -34,11 +37,20 @@ bool transient(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == E
 void Connection::accept(ServerContext& ctx, int fd, const std::string& client_ip) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  new Connection(ctx, fd, client_ip);  // owns itself; freed in on_destroy()
+  SSL* ssl = nullptr;
+  if (ctx.tls) {
+    ssl = ctx.tls->new_session(fd);
+    if (!ssl) {
+      log_error("tls_session_failed", {{"client", client_ip}});
+      close(fd);
+      return;
+    }
+  }
+  new Connection(ctx, fd, ssl, client_ip);  // owns itself; freed in on_destroy()
 }
 
-Connection::Connection(ServerContext& ctx, int fd, std::string client_ip)
-    : ctx_(ctx), fd_(fd), client_ip_(std::move(client_ip)) {
+Connection::Connection(ServerContext& ctx, int fd, SSL* ssl, std::string client_ip)
+    : ctx_(ctx), fd_(fd), ssl_(ssl), client_ip_(std::move(client_ip)) {
   ++ctx_.open_connections;
   if (ctx_.metrics) ctx_.metrics->connections_changed(1);
   ctx_.connections.insert(this);
@@ -54,6 +66,12 @@ Connection::~Connection() {
   event_del(&write_ev_);
   event_del(&timer_);
   session_.reset();
+  retired_.reset();
+  if (ssl_) {
+    if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);  // close_notify, best effort (non-blocking)
+    SSL_free(ssl_);
+    ERR_clear_error();
+  }
   close(fd_);
   --ctx_.open_connections;
   if (ctx_.metrics) ctx_.metrics->connections_changed(-1);
@@ -66,9 +84,53 @@ void Connection::set_reading(bool on) {
   reading_ = on;
   if (on) {
     event_add(&read_ev_, nullptr);
+    // TLS may hold decrypted bytes the socket will never signal again.
+    if (ssl_ && SSL_pending(ssl_) > 0) event_active(&read_ev_, EV_READ, 0);
   } else {
     event_del(&read_ev_);
   }
+}
+
+ssize_t Connection::receive(char* buf, std::size_t cap) {
+  if (!ssl_) return recv(fd_, buf, cap, MSG_DONTWAIT);
+  int n = SSL_read(ssl_, buf, static_cast<int>(cap));
+  if (n > 0) return n;
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_READ:
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:  // handshake bytes wait for room in the socket
+      read_wants_write_ = true;
+      event_add(&write_ev_, nullptr);
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    default: {
+      unsigned long e = ERR_get_error();
+      if (e != 0 && !SSL_is_init_finished(ssl_)) {
+        const char* reason = ERR_reason_error_string(e);
+        log_info("tls_handshake_failed", {{"client", client_ip_}, {"reason", reason ? reason : "unknown"}});
+      }
+      ERR_clear_error();
+      errno = ECONNRESET;
+      return -1;
+    }
+  }
+}
+
+ssize_t Connection::send_some(const char* data, std::size_t len) {
+  if (!ssl_) return send(fd_, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  int n = SSL_write(ssl_, data, static_cast<int>(len > (1u << 30) ? (1u << 30) : len));
+  if (n > 0) return n;
+  int err = SSL_get_error(ssl_, n);
+  if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+    errno = EAGAIN;
+    return -1;
+  }
+  ERR_clear_error();
+  errno = EPIPE;
+  return -1;
 }
 
 void Connection::write(const void* data, std::size_t len) {
@@ -76,7 +138,7 @@ void Connection::write(const void* data, std::size_t len) {
   // Nothing queued: try the socket first. A small response then costs one
   // send(2) and no write-event registration.
   if (pending_output() == 0) {
-    ssize_t n = send(fd_, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send_some(static_cast<const char*>(data), len);
     if (n < 0) {
       if (!transient(errno)) return close_now();
       n = 0;
@@ -98,7 +160,7 @@ void Connection::write(const void* data, std::size_t len) {
 
 void Connection::flush() {
   while (pending_output() > 0) {
-    ssize_t n = send(fd_, out_.data() + out_sent_, pending_output(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send_some(out_.data() + out_sent_, pending_output());
     if (n < 0) {
       if (transient(errno)) return;
       return close_now();
@@ -108,7 +170,7 @@ void Connection::flush() {
   std::string().swap(out_);  // a long stream's buffer is not kept while it waits
   out_sent_ = 0;
   writing_ = false;
-  event_del(&write_ev_);
+  if (!read_wants_write_) event_del(&write_ev_);
   if (closing_) return close_now();
   if (session_) session_->on_output_drained();
 }
@@ -156,18 +218,34 @@ void Connection::choose_protocol() {
   std::size_t n = in_.size() < kHttp2PrefaceLen ? in_.size() : kHttp2PrefaceLen;
   if (std::memcmp(in_.data(), kHttp2Preface, n) == 0) {
     if (n < kHttp2PrefaceLen) return;  // could still be the preface: wait for more
-    // h2c prior knowledge: the nghttp2 session plugs in here.
+    // HTTP/2 (h2c prior knowledge, or h2 chosen by ALPN): the nghttp2 session plugs in here.
     log_info("http2_not_enabled", {{"client", client_ip_}});
     return close_now();
   }
   session_ = std::make_unique<Http1Session>(*this);
 }
 
+void Connection::switch_session(std::unique_ptr<Session> next) {
+  retired_ = std::move(session_);
+  session_ = std::move(next);
+}
+
+// Offers input to the session; when the session hands the connection to
+// another protocol midway, the rest goes to the new one.
+std::size_t Connection::offer(std::string_view data) {
+  std::size_t used = 0;
+  for (;;) {
+    Session* s = session_.get();
+    used += s->on_data(data.substr(used));
+    if (dead_ || closing_ || session_.get() == s || used == data.size()) return used;
+  }
+}
+
 // Offers the buffered input to the session and keeps what it leaves.
 void Connection::feed_buffered() {
   if (!session_) choose_protocol();
   if (!session_ || dead_) return;
-  std::size_t used = session_->on_data(in_);
+  std::size_t used = offer(in_);
   if (dead_ || closing_) return;
   if (used == in_.size()) {
     std::string().swap(in_);  // nothing kept while the request is processed
@@ -180,7 +258,7 @@ void Connection::feed_buffered() {
 void Connection::deliver(std::string_view data) {
   if (session_ && in_.empty()) {
     // The usual case: the session parses straight from the read buffer.
-    std::size_t used = session_->on_data(data);
+    std::size_t used = offer(data);
     if (dead_ || closing_ || used == data.size()) return;
     in_.assign(data.substr(used));
     set_reading(in_.size() < kMaxBufferedInput);
@@ -192,16 +270,33 @@ void Connection::deliver(std::string_view data) {
 
 void Connection::on_readable(int, short, void* arg) {
   auto* self = static_cast<Connection*>(arg);
-  if (self->dead_ || self->closing_) return;
-  ssize_t n = recv(self->fd_, g_read_buffer, sizeof g_read_buffer, MSG_DONTWAIT);
-  if (n > 0) return self->deliver(std::string_view(g_read_buffer, static_cast<std::size_t>(n)));
-  if (n < 0 && transient(errno)) return;
-  self->close_now();  // end of stream, or a reset
+  // TLS: one record may decrypt to more than the buffer holds, and what is
+  // left inside OpenSSL raises no socket event. Bounded, so that one busy
+  // connection cannot starve the others.
+  for (int round = 0; round < 8; ++round) {
+    if (self->dead_ || self->closing_ || !self->reading_) return;
+    ssize_t n = self->receive(g_read_buffer, sizeof g_read_buffer);
+    if (n > 0) {
+      self->deliver(std::string_view(g_read_buffer, static_cast<std::size_t>(n)));
+      if (!self->ssl_ || SSL_pending(self->ssl_) == 0) return;
+      continue;
+    }
+    if (n < 0 && transient(errno)) return;
+    return self->close_now();  // end of stream, or a reset
+  }
+  if (!self->dead_ && self->reading_) event_active(&self->read_ev_, EV_READ, 0);
 }
 
 void Connection::on_writable(int, short, void* arg) {
   auto* self = static_cast<Connection*>(arg);
-  if (!self->dead_) self->flush();
+  if (self->dead_) return;
+  if (self->read_wants_write_) {
+    self->read_wants_write_ = false;
+    if (!self->writing_) event_del(&self->write_ev_);
+    on_readable(-1, EV_READ, self);
+    if (self->dead_) return;
+  }
+  if (self->writing_) self->flush();
 }
 
 void Connection::on_timer(int, short, void* arg) {

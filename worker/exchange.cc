@@ -2,23 +2,13 @@
 
 #include "common/log.h"
 #include "common/shm/metrics.h"
+#include "worker/middleware/gzip.h"
+#include "worker/middleware/security_headers.h"
 
 namespace genkit::http {
 
-namespace {
-
-// OWASP headers every response carries (API-only server: nothing may load).
-constexpr std::string_view kSecurityHeaders =
-    "X-Content-Type-Options: nosniff\r\n"
-    "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: strict-origin-when-cross-origin\r\n"
-    "Permissions-Policy: geolocation=(), camera=(), microphone=()\r\n"
-    "Cross-Origin-Opener-Policy: same-origin\r\n"
-    "Content-Security-Policy: default-src 'none'\r\n";
-
-}  // namespace
-
-Exchange::Exchange(Request request) : request_(std::move(request)), started_(std::chrono::steady_clock::now()) {}
+Exchange::Exchange(Request request, const ResponsePolicy& policy)
+    : request_(std::move(request)), policy_(policy), started_(std::chrono::steady_clock::now()) {}
 
 // Dropped before it completed (the client went away and the handler never
 // answered, or a stream was cut): logged and counted as 499, as nginx does.
@@ -35,32 +25,50 @@ void Exchange::count_in(shm::ProcessMetrics* metrics, int route_label) {
   metrics_->request_started();
 }
 
-std::string Exchange::common_fields(const std::string& content_type, const std::vector<Header>& extra) const {
-  std::string f;
-  f.reserve(512);
-  f += "Content-Type: ";
-  f += content_type;
-  f += "\r\nX-Request-ID: ";
-  f += request_.request_id;
-  f += "\r\n";
-  f += kSecurityHeaders;
-  for (const Header& h : extra) {
-    f += h.name;
-    f += ": ";
-    f += h.value;
-    f += "\r\n";
-  }
-  return f;
+void Exchange::add_response_header(std::string name, std::string value) {
+  decorations_.push_back({std::move(name), std::move(value)});
+}
+
+void Exchange::add_vary(std::string_view field) {
+  if (!vary_.empty()) vary_ += ", ";
+  vary_ += field;
+}
+
+void Exchange::send_head(int status, const std::string& content_type, const std::vector<Header>& extra,
+                         long content_length, bool gzipped) {
+  ResponseHead head;
+  head.status = status;
+  head.content_length = content_length;
+  head.fields.reserve(12 + decorations_.size() + extra.size());
+  head.fields.push_back({"Content-Type", content_type});
+  if (gzipped) head.fields.push_back({"Content-Encoding", "gzip"});
+  if (!vary_.empty()) head.fields.push_back({"Vary", vary_});
+  head.fields.push_back({"X-Request-ID", request_.request_id});
+  add_security_headers(head.fields, policy_, request_.secure);
+  for (const Header& h : decorations_) head.fields.push_back({h.name, h.value});
+  for (const Header& h : extra) head.fields.push_back({h.name, h.value});
+  write_head(head);
 }
 
 void Exchange::respond(Response response) {
   if (state_ != State::kPending) return;
   state_ = State::kDone;
   status_ = response.status;
+  bool gzipped = false;
+  if (!gone_ && response.body.size() >= policy_.gzip_min_size && !response.body.empty() &&
+      compressible(response.content_type)) {
+    add_vary("Accept-Encoding");
+    if (accepts_gzip(request_)) {
+      if (std::optional<std::string> z = gzip_body(response.body)) {
+        response.body = std::move(*z);
+        gzipped = true;
+      }
+    }
+  }
   bytes_sent_ = response.body.size();
   if (!gone_) {
-    write_head(response.status, common_fields(response.content_type, response.headers),
-               static_cast<long>(response.body.size()));
+    send_head(response.status, response.content_type, response.headers, static_cast<long>(response.body.size()),
+              gzipped);
     if (!response.body.empty()) write_body(response.body);
     write_end();
   }
@@ -71,7 +79,7 @@ void Exchange::start_stream(int status, std::string content_type, std::vector<He
   if (state_ != State::kPending) return;
   state_ = State::kStreaming;
   status_ = status;
-  if (!gone_) write_head(status, common_fields(content_type, headers), -1);
+  if (!gone_) send_head(status, content_type, headers, -1, false);
 }
 
 void Exchange::write_stream(std::string_view data) {

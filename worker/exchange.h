@@ -1,8 +1,10 @@
 // One request/response exchange, whatever the protocol. Handlers respond
 // once (respond) or stream (start_stream, write_stream..., end_stream). The
-// exchange adds the common headers (request id, security headers) and writes
-// the access-log line when it completes. If the client goes away, the cancel
-// token fires and later writes are dropped.
+// exchange finishes every response the same way for HTTP/1.1 and HTTP/2:
+// gzip (middleware/gzip.h), the headers middleware asked for (CORS), the
+// security headers and the request id; and it writes the access-log line
+// when it completes. If the client goes away, the cancel token fires and
+// later writes are dropped.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 
 #include "common/runtime/loop.h"
 #include "worker/http_types.h"
+#include "worker/response_policy.h"
 
 namespace genkit::shm {
 class ProcessMetrics;
@@ -22,7 +25,7 @@ namespace genkit::http {
 
 class Exchange {
  public:
-  explicit Exchange(Request request);
+  Exchange(Request request, const ResponsePolicy& policy);
   virtual ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -39,6 +42,10 @@ class Exchange {
   // The REQUEST_TIMEOUT timer of a request still running: held here so that
   // the answer (or the end of its stream) disarms it.
   void hold_deadline(std::unique_ptr<Timer> timer) { deadline_ = std::move(timer); }
+  void set_secure(bool secure) { request_.secure = secure; }
+  // Request-side middleware decorating whatever response comes (CORS).
+  void add_response_header(std::string name, std::string value);
+  void add_vary(std::string_view field);
 
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
@@ -52,18 +59,22 @@ class Exchange {
   void client_gone();
 
  protected:
-  // Protocol hooks. content_length < 0 means a streamed body.
-  virtual void write_head(int status, const std::string& head_fields, long content_length) = 0;
+  // Protocol hooks.
+  virtual void write_head(const ResponseHead& head) = 0;
   virtual void write_body(std::string_view data) = 0;
   virtual void write_end() = 0;
   bool gone() const { return gone_; }
 
  private:
   enum class State { kPending, kStreaming, kDone };
-  std::string common_fields(const std::string& content_type, const std::vector<Header>& extra) const;
+  void send_head(int status, const std::string& content_type, const std::vector<Header>& extra, long content_length,
+                 bool gzipped);
   void completed();  // access log line and metrics, once
 
   Request request_;
+  const ResponsePolicy& policy_;
+  std::vector<Header> decorations_;
+  std::string vary_;
   CancelToken cancel_;
   State state_ = State::kPending;
   bool gone_ = false;

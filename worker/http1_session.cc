@@ -95,6 +95,7 @@ int Http1Session::on_message_begin(http_parser* p) {
   s->state_ = State::kReading;
   s->current_ = Request{};
   s->current_.client_ip = s->conn_.client_ip();
+  s->current_.secure = s->conn_.secure();
   s->url_.clear();
   s->field_.clear();
   s->in_value_ = false;
@@ -224,6 +225,7 @@ void Http1Session::reject(int status, const std::string& detail) {
   if (current_.request_id.empty()) current_.request_id = uuid4();
   if (current_.method.empty()) current_.method.push_back('-');  // (= "-" trips GCC 12 -O3 -Wrestrict)
   current_.client_ip = conn_.client_ip();
+  current_.secure = conn_.secure();
   active_ = std::make_shared<Http1Exchange>(this, std::move(current_), false, http10);
   active_->count_in(conn_.context().metrics, conn_.context().unrouted_label);
   current_ = Request{};
@@ -256,22 +258,31 @@ void Http1Session::on_close() {
 }
 
 Http1Exchange::Http1Exchange(Http1Session* session, Request request, bool keep_alive, bool http10)
-    : Exchange(std::move(request)), session_(session), keep_alive_(keep_alive), http10_(http10) {}
+    : Exchange(std::move(request), session->connection().context().policy),
+      session_(session),
+      keep_alive_(keep_alive),
+      http10_(http10) {}
 
-void Http1Exchange::write_head(int status, const std::string& head_fields, long content_length) {
+void Http1Exchange::write_head(const ResponseHead& response) {
   if (!session_) return;
+  const long content_length = response.content_length;
   if (session_->draining()) keep_alive_ = false;
   if (content_length < 0 && http10_) keep_alive_ = false;  // no chunking in 1.0: the close ends the body
   chunked_ = content_length < 0 && !http10_;
   std::string head;
-  head.reserve(head_fields.size() + 128);
+  head.reserve(640);
   head += http10_ ? "HTTP/1.0 " : "HTTP/1.1 ";
-  head += std::to_string(status);
+  head += std::to_string(response.status);
   head += ' ';
-  head += reason_phrase(status);
+  head += reason_phrase(response.status);
   head += "\r\n";
   head += date_field();
-  head += head_fields;
+  for (const HeadField& f : response.fields) {
+    head += f.name;
+    head += ": ";
+    head += f.value;
+    head += "\r\n";
+  }
   if (content_length >= 0) {
     head += "Content-Length: ";
     head += std::to_string(content_length);

@@ -69,7 +69,7 @@ class Http1Exchange : public Exchange {
   void detach() { session_ = nullptr; }
 
  protected:
-  void write_head(int status, const std::string& head_fields, long content_length) override;
+  void write_head(const ResponseHead& head) override;
   void write_body(std::string_view data) override;
   void write_end() override;
 

@@ -5,6 +5,7 @@ namespace genkit::http {
 const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
+    case 101: return "Switching Protocols";
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";

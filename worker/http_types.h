@@ -1,5 +1,6 @@
-// Protocol-neutral request and response types: HTTP/1.1 and (later) HTTP/2
-// sessions produce the same HttpRequest, so every handler serves both.
+// Protocol-neutral request and response types: the HTTP/1.1 and HTTP/2
+// sessions produce the same Request and write the same ResponseHead, so every
+// handler and every middleware serves both.
 #pragma once
 
 #include <string>
@@ -9,7 +10,7 @@
 namespace genkit::http {
 
 struct Header {
-  std::string name;   // lower-case
+  std::string name;   // lower-case in requests
   std::string value;
 };
 
@@ -21,6 +22,7 @@ struct Request {
   std::string body;
   std::string client_ip;
   std::string request_id;  // X-Request-ID echoed, or a new UUID4
+  bool secure = false;     // came over TLS (or from a trusted proxy that says https)
 
   // First value of header `lower_name`, or nullptr.
   const std::string* header(std::string_view lower_name) const {
@@ -36,6 +38,21 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<Header> headers;  // extra headers (e.g. Retry-After, Allow)
   std::string body;
+};
+
+// One field of a response head. Views into strings the exchange keeps alive
+// until the head is written.
+struct HeadField {
+  std::string_view name;  // canonical case ("Content-Type"); HTTP/2 lower-cases it
+  std::string_view value;
+};
+
+// What a session writes before the body. Date, Content-Length/Transfer-
+// Encoding and Connection are the session's own business.
+struct ResponseHead {
+  int status = 200;
+  std::vector<HeadField> fields;
+  long content_length = -1;  // < 0: a streamed body
 };
 
 const char* reason_phrase(int status);

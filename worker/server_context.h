@@ -6,6 +6,8 @@
 #include <functional>
 #include <unordered_set>
 
+#include "worker/response_policy.h"
+
 struct event_base;
 
 namespace genkit::shm {
@@ -16,6 +18,7 @@ namespace genkit::http {
 
 class Router;
 class Connection;
+class TlsContext;
 
 struct ServerLimits {
   int64_t max_body_size = 1048576;
@@ -27,6 +30,8 @@ struct ServerLimits {
 struct ServerContext {
   event_base* base = nullptr;
   ServerLimits limits;
+  ResponsePolicy policy;
+  const TlsContext* tls = nullptr;  // null: plain TCP
   Router* router = nullptr;
   shm::ProcessMetrics* metrics = nullptr;  // requests are counted here (may be null)
   int unrouted_label = 0;                  // the metrics route label until a route matches

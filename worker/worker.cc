@@ -74,6 +74,8 @@ class Worker {
     ctx_.limits.max_body_size = config_.max_body_size;
     ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
     ctx_.limits.read_timeout_s = config_.read_timeout;
+    ctx_.policy = http::response_policy_for(config_);
+    ctx_.tls = setup_.tls;
     ctx_.on_connection_closed = [this] { maybe_exit(); };
     ctx_.on_request_start = [this] { count_request(); };
     if (config_.max_requests > 0) {

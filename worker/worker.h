@@ -13,11 +13,15 @@ namespace genkit {
 namespace shm {
 class Segment;
 }
+namespace http {
+class TlsContext;
+}
 
 struct WorkerSetup {
   const Config* config = nullptr;
   shm::Segment* segment = nullptr;  // the supervisor's shared state (null: nothing shared)
   const PromptList* prompts = nullptr;
+  const http::TlsContext* tls = nullptr;  // null: plain HTTP
   int listen_fd = -1;
   int index = 1;        // 1-based, for logs
   int control_fd = -1;  // to the supervisor: 'r' once accepting, 'm' when MAX_REQUESTS is reached
