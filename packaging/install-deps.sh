@@ -11,11 +11,14 @@ PACKAGES=(
   libcjson-dev libcurl4-openssl-dev libsystemd-dev zlib1g-dev libssl-dev
   # chosen: HTTP/1.1 parser, YAML for Dotprompt front matter
   libhttp-parser-dev libyaml-dev
-  # tests: GoogleTest, the official JSON Schema test suite, and the Python
-  # gRPC client (health/reflection stubs come from grpc-proto's .proto files)
+  # tests: GoogleTest, the official JSON Schema test suite, the Python
+  # gRPC client (health/reflection stubs come from grpc-proto's .proto files),
+  # and the clients HTTP/2 and TLS are checked with (curl, nghttp, h2load,
+  # openssl s_client)
   libgtest-dev json-schema-test-suite python3-grpcio python3-protobuf grpc-proto
+  curl nghttp2-client openssl
 )
-[ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light curl nghttp2-client)
+[ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light)
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PROMTOOL="$ROOT/.deps/bin/promtool"

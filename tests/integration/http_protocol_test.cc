@@ -32,6 +32,7 @@ void expect_security_headers(const HttpResponse& r, const std::string& what) {
   EXPECT_EQ(r.header("x-content-type-options").value_or("<missing>"), "nosniff") << what;
   EXPECT_EQ(r.header("x-frame-options").value_or("<missing>"), "DENY") << what;
   EXPECT_EQ(r.header("content-security-policy").value_or("<missing>"), "default-src 'none'") << what;
+  EXPECT_FALSE(r.has_header("strict-transport-security")) << what << ": HSTS is for TLS only";
 }
 
 TEST_F(HttpProtocolTest, UnknownPathIs404) {
