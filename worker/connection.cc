@@ -108,6 +108,15 @@ ssize_t Connection::receive(char* buf, std::size_t cap) {
       return 0;
     default: {
       unsigned long e = ERR_get_error();
+      if (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
+        // Plain HTTP on the TLS port: say so, as nginx does, rather than reset.
+        static const std::string kPlainHttp = [] {
+          std::string body = R"({"error":"Bad Request","detail":"this port speaks TLS: use https:// URLs"})";
+          return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
+        (void)!send(fd_, kPlainHttp.data(), kPlainHttp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
       if (e != 0 && !SSL_is_init_finished(ssl_)) {
         const char* reason = ERR_reason_error_string(e);
         log_info("tls_handshake_failed", {{"client", client_ip_}, {"reason", reason ? reason : "unknown"}});

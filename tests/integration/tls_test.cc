@@ -159,10 +159,13 @@ TEST_F(TlsTest, PipelinedRequestsInOneRecordAreAllAnswered) {
   EXPECT_LT(r.out.find("pipe-0"), r.out.find("pipe-2")) << r.out;
 }
 
-TEST_F(TlsTest, PlainHttpOnTheTlsPortIsClosedAndTheServerKeepsServing) {
+TEST_F(TlsTest, PlainHttpOnTheTlsPortGets400AndTheServerKeepsServing) {
   HttpClient c(port());
   ASSERT_TRUE(c.send_raw(build_request("GET", "/health"))) << c.error();
-  EXPECT_FALSE(c.read_response(milliseconds(3000)).has_value());
+  std::optional<HttpResponse> plain = c.read_response(milliseconds(3000));
+  ASSERT_TRUE(plain) << c.error();
+  EXPECT_EQ(plain->status, 400);
+  EXPECT_TRUE(contains(plain->body, "use https://")) << plain->body;
   CommandResult r = curl({"--http1.1", url(port(), "/health")});
   EXPECT_TRUE(contains(r.out, "HTTP/1.1 200")) << r.out << r.err;
 }
