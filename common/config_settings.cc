@@ -64,7 +64,7 @@ const SettingSpec kSettings[] = {
     // Process model
     {"WEB_CONCURRENCY", "--workers", "N", "min(2*CPU+1, 12)", "HTTP worker processes (1..256)", T,
      APPLY(parse_int(v, 1, 256, &c.web_concurrency))},
-    {"WORKER_TIMEOUT", nullptr, nullptr, "120", "seconds without a heartbeat before a worker is replaced (not enforced yet)",
+    {"WORKER_TIMEOUT", nullptr, nullptr, "120", "seconds a worker or grpcd may leave its heartbeat unstamped (stopped, spinning) before it is killed (SIGABRT, then SIGKILL) and replaced",
      T, APPLY(parse_int(v, 1, kDay, &c.worker_timeout))},
     {"GRACEFUL_TIMEOUT", nullptr, nullptr, "0 (use SHUTDOWN_GRACE)", "seconds a recycled worker may drain", T,
      APPLY(parse_int(v, 0, kDay, &c.graceful_timeout))},

@@ -30,6 +30,7 @@ constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SI
 constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{30000};
 constexpr std::chrono::seconds kStableAfter{5};  // a worker that lived this long resets the back-off
+constexpr std::chrono::seconds kAbortGrace{2};   // WORKER_TIMEOUT: SIGABRT, then SIGKILL this much later
 
 sigset_t handled_set() {
   sigset_t set;
@@ -91,6 +92,7 @@ int Arbiter::run() {
       }
     }
     reap();
+    check_heartbeats();
     if (!stopping_) run_pending();
   }
   log_info("supervisor_exit", {{"fatal", fatal_}});
@@ -223,6 +225,11 @@ void Arbiter::on_ready(pid_t pid) {
     signal_all(SIGTERM, generation_ - 1);
     sd_notify(0, "READY=1\nSTATUS=reloaded");
   }
+  if (crash_looping_ && announced_ready_) {
+    crash_looping_ = false;
+    sd_notifyf(0, "STATUS=serving with %d workers%s (recovered)", static_cast<int>(ready_slots.size()),
+               grpc_enabled() ? " and grpcd" : "");
+  }
   if (!announced_ready_) {
     announced_ready_ = true;
     log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}, {"grpc", grpc_enabled()}});
@@ -268,9 +275,42 @@ void Arbiter::reap() {
       delay = std::chrono::milliseconds(0);
     } else {
       delay = std::min(kMaxBackoff, std::max(kMinBackoff, delay * 2));
+      log_warning("crash_loop_backoff", {{"slot", w.slot}, {"kind", kind_of(w.slot)},
+                                         {"restart_in_ms", static_cast<int64_t>(delay.count())}});
+      sd_notifyf(0, "STATUS=%s in slot %d keeps crashing: restarting in %lld ms", kind_of(w.slot), w.slot,
+                 static_cast<long long>(delay.count()));
+      crash_looping_ = true;
     }
     pending_.push_back({w.slot, Clock::now() + delay});
     if (segment_) shm::bump_shared(segment_->processes().header().process_restarts);
+  }
+}
+
+void Arbiter::check_heartbeats() {
+  if (!segment_) return;
+  const auto now = Clock::now();
+  const auto timeout = std::chrono::seconds(config_->worker_timeout);
+  for (auto& [pid, w] : workers_) {
+    if (w.aborted != Clock::time_point{}) {
+      if (!w.killed && now - w.aborted >= kAbortGrace) {
+        log_error("worker_killed", {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"kind", kind_of(w.slot)},
+                                    {"reason", "still alive after SIGABRT"}});
+        kill(pid, SIGKILL);
+        w.killed = true;
+      }
+      continue;
+    }
+    // Silent since its last stamp, or since it was started if it never
+    // stamped (stuck while booting).
+    int64_t age_ms = segment_->processes().heartbeat_age_ms(pid);
+    auto silent = age_ms >= 0 ? std::chrono::milliseconds(age_ms) : std::chrono::duration_cast<std::chrono::milliseconds>(now - w.started);
+    if (silent < timeout || now - w.started < timeout) continue;
+    log_error("worker_timeout", {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"kind", kind_of(w.slot)},
+                                 {"silent_ms", static_cast<int64_t>(silent.count())},
+                                 {"worker_timeout_s", config_->worker_timeout}});
+    kill(pid, SIGABRT);
+    kill(pid, SIGCONT);  // a stopped process acts on its SIGABRT only once it runs
+    w.aborted = now;
   }
 }
 
@@ -348,6 +388,10 @@ void Arbiter::begin_stop(int worker_signal, int grace_seconds) {
   if (grpc_.listen_fd >= 0) {
     close(grpc_.listen_fd);
     grpc_.listen_fd = -1;
+  }
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
   }
   stop_deadline_ = Clock::now() + std::chrono::seconds(grace_seconds);
   sd_notify(0, "STOPPING=1");

@@ -3,6 +3,9 @@
 // TERM/INT graceful stop, QUIT fast stop, HUP reload (new workers first,
 // then drain the old), TTIN/TTOU one worker more/less, USR1 reopen logs,
 // CHLD replace a worker that died (with back-off when it dies in a loop).
+// A process whose loop stops stamping its heartbeat in the shared segment
+// for WORKER_TIMEOUT seconds (SIGSTOPped, spinning) is killed: SIGABRT, then
+// SIGKILL, as gunicorn does; CHLD then replaces it.
 // grpcd is supervised as one more process, in slot 0: started with the
 // workers, part of readiness, replaced the same way.
 #pragma once
@@ -51,6 +54,8 @@ class Arbiter {
     bool ready = false;
     bool retiring = false;  // its replacement is on the way; drained once that is ready
     Clock::time_point started;
+    Clock::time_point aborted{};  // when WORKER_TIMEOUT's SIGABRT was sent
+    bool killed = false;          // ... and the SIGKILL that followed
   };
   struct Pending {       // a slot waiting to be (re)spawned
     int slot;
@@ -71,6 +76,7 @@ class Arbiter {
   void signal_all(int sig, int generation = -1);
   int next_timeout_ms() const;
   void run_pending();
+  void check_heartbeats();
 
   ConfigInputs inputs_;
   std::shared_ptr<Config> config_;
@@ -84,6 +90,7 @@ class Arbiter {
   int target_workers_ = 1;
   int generation_ = 0;
   bool announced_ready_ = false;
+  bool crash_looping_ = false;  // STATUS= says so until every slot is ready again
   bool stopping_ = false;
   bool fatal_ = false;
   Clock::time_point stop_deadline_;

@@ -12,6 +12,7 @@ struct AppContext {
   const Config& config;
   std::string model_name;  // the default model in use
   SharedState& shared;     // cache, breaker, rate limiter and metrics of every process
+  const bool* draining = nullptr;  // this worker's drain has begun: /ready says 503
 };
 
 class Router;

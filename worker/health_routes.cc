@@ -17,11 +17,18 @@ void add_health_routes(Router& router, AppContext& app) {
   Handler ready = [&app](const std::shared_ptr<Exchange>& ex) {
     // Production must not silently serve canned mock replies.
     bool mock_by_default = app.model_name.rfind("mock/", 0) == 0 && !app.config.model_explicit;
-    bool ok = !(mock_by_default && !app.config.debug);
+    bool mock_in_production = mock_by_default && !app.config.debug;
+    // From the first moment of a drain: in-flight work finishes, but a load
+    // balancer must send nothing new here.
+    bool draining = app.draining && *app.draining;
+    bool ok = !mock_in_production && !draining;
     Json checks = Json::object();
+    if (draining) checks.set("state", Json::string("draining"));
     checks.set("model", Json::string(app.model_name));
     checks.set("model_source", Json::string(app.config.model_explicit ? "MODEL" : "default"));
-    if (!ok) checks.set("model_status", Json::string("mock model in production: set GEMINI_API_KEY or MODEL"));
+    if (mock_in_production) {
+      checks.set("model_status", Json::string("mock model in production: set GEMINI_API_KEY or MODEL"));
+    }
     checks.set("flows", Json::number(static_cast<double>(app.runtime.registry().flows().size())));
     // Reported, not failed on: every replica shares the upstream, so taking
     // this one out of the load balancer would not help.

@@ -75,6 +75,7 @@ class Worker {
     ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
     ctx_.limits.read_timeout_s = config_.read_timeout;
     ctx_.policy = http::response_policy_for(config_);
+    app_.draining = &ctx_.draining;
     ctx_.tls = setup_.tls;
     ctx_.on_connection_closed = [this] { maybe_exit(); };
     ctx_.on_request_start = [this] { count_request(); };

@@ -16,6 +16,7 @@ namespace genkit {
 namespace {
 
 constexpr int kAcceptsPerWake = 4;
+constexpr int kMaxAcceptsAtStop = 4096;  // a full default backlog
 constexpr timeval kPauseWhenOutOfDescriptors{0, 100000};
 
 std::string peer_ip(const sockaddr_storage& ss) {
@@ -47,9 +48,21 @@ Acceptor::~Acceptor() {
 bool Acceptor::start() { return read_ev_ && resume_ev_ && event_add(read_ev_, nullptr) == 0; }
 
 void Acceptor::stop() {
+  if (stopped_) return;
+  // Connections the kernel already completed are ours to serve: take them
+  // (bounded) before closing, so a drain loses none.
+  for (int i = 0; i < kMaxAcceptsAtStop; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int conn = accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (conn < 0) break;
+    on_connection_(conn, peer_ip(ss));
+  }
   stopped_ = true;
   event_del(read_ev_);
   event_del(resume_ev_);
+  close(fd_);
+  fd_ = -1;
 }
 
 void Acceptor::on_readable(int fd, short, void* arg) {

@@ -24,7 +24,11 @@ class Acceptor {
   Acceptor& operator=(const Acceptor&) = delete;
 
   bool start();  // false when the socket cannot be watched
-  void stop();   // no more accepts (drain)
+  // Drain: takes the connections already queued, then closes this process's
+  // copy of the socket. Once every process has closed its copy the kernel
+  // refuses new connections at once, and a load balancer retries elsewhere
+  // instead of waiting on a queue nobody accepts from.
+  void stop();
 
  private:
   static void on_readable(int fd, short, void* arg);

@@ -1,6 +1,7 @@
 #include "common/shm/process_table.h"
 
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +28,12 @@ void repair_labels(void* zone) {
 }
 
 std::atomic_ref<int32_t> pid_ref(ProcessSlot& s) { return std::atomic_ref<int32_t>(s.pid); }
+
+uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
 
 }  // namespace
 
@@ -57,6 +64,7 @@ int ProcessTable::claim(int32_t pid, ProcessKind kind) {
       if (owner != 0 && (pass == 0 || process_alive(owner))) continue;
       if (!pid_ref(s).compare_exchange_strong(owner, pid, std::memory_order_acq_rel)) continue;
       write_relaxed(s.kind, static_cast<int32_t>(kind));
+      write_relaxed(s.heartbeat_ms, monotonic_ms());
       write_relaxed(s.counters.in_flight, int64_t{0});
       write_relaxed(s.counters.open_connections, int64_t{0});
       write_relaxed(s.counters.grpc_in_flight, int64_t{0});
@@ -65,6 +73,18 @@ int ProcessTable::claim(int32_t pid, ProcessKind kind) {
     }
   }
   return -1;
+}
+
+void ProcessTable::stamp_heartbeat(int slot) {
+  if (slot >= 0 && slot < kMaxProcesses) write_relaxed(slots_[slot].heartbeat_ms, monotonic_ms());
+}
+
+int64_t ProcessTable::heartbeat_age_ms(int32_t pid) const {
+  int slot = slot_of(pid);
+  if (slot < 0) return -1;
+  uint64_t last = read_relaxed(slots_[slot].heartbeat_ms);
+  uint64_t now = monotonic_ms();
+  return now > last ? static_cast<int64_t>(now - last) : 0;
 }
 
 void ProcessTable::release(int32_t pid) {

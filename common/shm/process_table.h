@@ -53,6 +53,7 @@ struct alignas(64) ProcessSlot {
   int32_t pid;   // 0: free
   int32_t kind;  // ProcessKind
   uint64_t claims;
+  uint64_t heartbeat_ms;  // CLOCK_MONOTONIC (one clock for every process), stamped by the owner's loop
   ProcessCounters counters;
 };
 
@@ -82,6 +83,10 @@ class ProcessTable {
   // drops to 0; its counters stay in the totals.
   void release(int32_t pid);
   int slot_of(int32_t pid) const;
+  // The owner's event loop proves it turns (the supervisor's WORKER_TIMEOUT).
+  void stamp_heartbeat(int slot);
+  // Milliseconds since pid's last stamp; -1 when pid holds no slot.
+  int64_t heartbeat_age_ms(int32_t pid) const;
   // Claimed slots of this kind (processes running now).
   int count(ProcessKind kind) const;
 

@@ -33,7 +33,7 @@
 namespace genkit::shm {
 
 constexpr char kSegmentMagic[8] = {'G', 'K', 'E', 'N', 'D', 'S', 'H', 'M'};
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 
 struct SegmentSizes {
   uint32_t cache_entries = 1024;        // CACHE_MAX_SIZE

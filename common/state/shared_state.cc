@@ -31,6 +31,10 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
       metrics_(segment && slot_ >= 0 ? shm::ProcessMetrics(&segment->processes(), slot_) : shm::ProcessMetrics()),
       breaker_(segment ? &segment->breaker() : nullptr, config),
       rate_limiter_(segment ? &segment->rate_limits() : nullptr, config) {
+  if (segment && slot_ >= 0) {
+    heartbeat_ = std::make_unique<Timer>(loop.base(), [this] { beat(); });
+    beat();
+  }
   if (!segment || !config.cache_enabled) return;
   FlowCache::Options o;
   o.ttl = std::chrono::seconds(config.cache_ttl);
@@ -41,7 +45,13 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
   cache_ = std::make_unique<FlowCache>(loop, segment->cache(), shm::CacheZone::Caller{getpid(), slot_}, metrics_, o);
 }
 
+void SharedState::beat() {
+  segment_->processes().stamp_heartbeat(slot_);
+  heartbeat_->start(std::chrono::seconds(1));
+}
+
 SharedState::~SharedState() {
+  heartbeat_.reset();
   cache_.reset();
   if (segment_ && slot_ >= 0) segment_->processes().release(getpid());
 }

@@ -3,7 +3,9 @@
 // of the zones — the response cache with cross-process coalescing, the
 // circuit breaker, the rate limiter and its own metrics. Without a segment
 // (unit tests) nothing is shared: no cache, an always-closed breaker, no
-// limit, no metrics.
+// limit, no metrics. While the process's loop turns it stamps a heartbeat
+// in its slot every second: the supervisor kills a process silent for
+// WORKER_TIMEOUT (SIGSTOPped, or spinning in a handler).
 #pragma once
 
 #include <memory>
@@ -35,8 +37,10 @@ class SharedState {
   RateLimiter& rate_limiter() { return rate_limiter_; }
 
  private:
+  void beat();
   shm::Segment* segment_;
   int slot_ = -1;
+  std::unique_ptr<Timer> heartbeat_;  // stamps the slot while the loop turns
   shm::ProcessMetrics metrics_;
   CircuitBreaker breaker_;
   RateLimiter rate_limiter_;
