@@ -31,6 +31,7 @@ constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{30000};
 constexpr std::chrono::seconds kStableAfter{5};  // a worker that lived this long resets the back-off
 constexpr std::chrono::seconds kAbortGrace{2};   // WORKER_TIMEOUT: SIGABRT, then SIGKILL this much later
+constexpr std::chrono::seconds kStatusEvery{5};  // STATUS= refresh (requests served)
 
 sigset_t handled_set() {
   sigset_t set;
@@ -60,6 +61,11 @@ int Arbiter::run() {
   if (signal_fd_ < 0) {
     log_error("supervisor_failed", {{"reason", "signalfd failed"}, {"errno", errno}});
     return 1;
+  }
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(1, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    watchdog_interval_ = std::chrono::microseconds(watchdog_usec / 2);
+    log_info("watchdog_enabled", {{"interval_ms", static_cast<int64_t>(watchdog_usec / 2000)}});
   }
   sd_notifyf(0, "STATUS=starting %d workers%s", target_workers_, grpc_enabled() ? " and grpcd" : "");
   if (grpc_enabled()) spawn(kGrpcdSlot);
@@ -93,6 +99,7 @@ int Arbiter::run() {
     }
     reap();
     check_heartbeats();
+    service_manager_tick();
     if (!stopping_) run_pending();
   }
   log_info("supervisor_exit", {{"fatal", fatal_}});
@@ -308,9 +315,54 @@ void Arbiter::check_heartbeats() {
     log_error("worker_timeout", {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"kind", kind_of(w.slot)},
                                  {"silent_ms", static_cast<int64_t>(silent.count())},
                                  {"worker_timeout_s", config_->worker_timeout}});
+    // (A SIGSTOPped process acts on SIGABRT only once continued: the
+    // SIGKILL after kAbortGrace ends it.)
     kill(pid, SIGABRT);
-    kill(pid, SIGCONT);  // a stopped process acts on its SIGABRT only once it runs
     w.aborted = now;
+  }
+}
+
+bool Arbiter::children_healthy() const {
+  for (const auto& [pid, w] : workers_) {
+    if (w.aborted != Clock::time_point{}) return false;  // wedged, and not gone yet
+  }
+  return true;
+}
+
+std::string Arbiter::status_line() const {
+  int ready = 0;
+  bool grpcd = false;
+  for (const auto& [_, w] : workers_) {
+    if (!w.ready || w.retiring) continue;
+    if (w.slot == kGrpcdSlot) {
+      grpcd = true;
+    } else {
+      ++ready;
+    }
+  }
+  std::string state = stopping_ ? "stopping" : crash_looping_ ? "degraded (a process keeps crashing)" : "serving";
+  std::string line = state + ": " + std::to_string(ready) + "/" + std::to_string(target_workers_) + " workers";
+  if (grpc_enabled()) line += grpcd ? ", grpcd" : ", grpcd down";
+  if (segment_) line += ", " + std::to_string(shm::requests_served(*segment_)) + " requests served";
+  return line;
+}
+
+void Arbiter::service_manager_tick() {
+  auto now = Clock::now();
+  if (watchdog_interval_.count() > 0 && now >= next_watchdog_) {
+    if (children_healthy()) {
+      sd_notify(0, "WATCHDOG=1");
+      next_watchdog_ = now + watchdog_interval_;
+      if (watchdog_withheld_) log_info("watchdog_resumed");
+      watchdog_withheld_ = false;
+    } else if (!watchdog_withheld_) {
+      watchdog_withheld_ = true;
+      log_warning("watchdog_withheld", {{"reason", "a child process is wedged"}});
+    }
+  }
+  if (announced_ready_ && now >= next_status_ && !crash_looping_) {
+    sd_notifyf(0, "STATUS=%s", status_line().c_str());
+    next_status_ = now + kStatusEvery;
   }
 }
 
@@ -333,6 +385,9 @@ int Arbiter::next_timeout_ms() const {
   auto next = now + std::chrono::seconds(1);
   for (const Pending& p : pending_) next = std::min(next, p.at);
   if (stopping_) next = std::min(next, stop_deadline_);
+  if (watchdog_interval_.count() > 0 && !watchdog_withheld_) {
+    next = std::min(next, std::chrono::time_point_cast<Clock::duration>(next_watchdog_));
+  }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
   return static_cast<int>(std::max<int64_t>(0, ms));
 }

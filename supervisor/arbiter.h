@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/config.h"
@@ -77,6 +78,11 @@ class Arbiter {
   int next_timeout_ms() const;
   void run_pending();
   void check_heartbeats();
+  // systemd: WATCHDOG=1 every WATCHDOG_USEC/2 while no child is wedged, and
+  // a STATUS= line with the process set and the requests served.
+  void service_manager_tick();
+  bool children_healthy() const;
+  std::string status_line() const;
 
   ConfigInputs inputs_;
   std::shared_ptr<Config> config_;
@@ -91,6 +97,10 @@ class Arbiter {
   int generation_ = 0;
   bool announced_ready_ = false;
   bool crash_looping_ = false;  // STATUS= says so until every slot is ready again
+  std::chrono::microseconds watchdog_interval_{0};  // 0: no watchdog (WATCHDOG_USEC unset or not ours)
+  Clock::time_point next_watchdog_{};
+  bool watchdog_withheld_ = false;
+  Clock::time_point next_status_{};
   bool stopping_ = false;
   bool fatal_ = false;
   Clock::time_point stop_deadline_;

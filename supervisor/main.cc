@@ -12,6 +12,7 @@
 #include "supervisor/arbiter.h"
 #include "supervisor/grpcd_launcher.h"
 #include "supervisor/listen_socket.h"
+#include "supervisor/socket_activation.h"
 
 extern char** environ;
 
@@ -117,12 +118,23 @@ int main(int argc, char** argv) {
   log_info("shared_state_ready", {{"bytes", segment.value()->size()}, {"cache_entries", config.cache_max_size},
                                   {"cache_entry_bytes", config.cache_max_entry_bytes},
                                   {"rate_limit_buckets", config.rate_limit_table_size}});
-  Result<ListenSocket> sock = bind_listen_socket(config.bind_host, config.port);
+  Result<ActivatedSockets> activated = activated_sockets();
+  if (!activated.ok()) return fail(kConfigError, activated.status().message());
+  Result<ListenSocket> sock = activated->activated ? Result<ListenSocket>(ListenSocket{activated->http, local_port(activated->http)})
+                                                   : bind_listen_socket(config.bind_host, config.port);
   if (!sock.ok()) return fail(1, sock.status().message());
-  log_info("listening", {{"host", config.bind_host}, {"port", sock->port}, {"tls", !config.tls_cert_file.empty()}, {"workers", config.effective_workers()},
+  log_info("listening", {{"host", activated->activated ? std::string("(socket from systemd)") : config.bind_host},
+                         {"port", sock->port}, {"tls", !config.tls_cert_file.empty()},
+                         {"socket_activated", activated->activated}, {"workers", config.effective_workers()},
                          {"model", default_model_name(config)}, {"version", version_string()}});
 
-  if (config.grpc_enabled) {
+  if (activated->grpc >= 0 && !config.grpc_enabled) {
+    log_warning("grpc_socket_unused", {{"detail", "systemd passed a \"grpc\" socket but gRPC is off (--no-grpc)"}});
+    close(activated->grpc);
+  } else if (activated->grpc >= 0) {
+    grpc.listen_fd = activated->grpc;
+    log_info("grpc_listening", {{"port", local_port(activated->grpc)}, {"socket_activated", true}});
+  } else if (config.grpc_enabled) {
     Result<ListenSocket> grpc_sock = bind_listen_socket(config.bind_host, config.grpc_port);
     if (!grpc_sock.ok()) return fail(1, "GRPC_PORT: " + grpc_sock.status().message() + " (or pass --no-grpc)");
     grpc.listen_fd = grpc_sock->fd;

@@ -56,5 +56,8 @@ class ProcessMetrics {
 // The /metrics body: every counter summed over all process slots, plus the
 // cache, circuit breaker and rate limiter state of the segment.
 std::string render_prometheus(Segment& segment);
+// HTTP requests and gRPC calls finished so far by every process (the
+// supervisor's STATUS= line).
+uint64_t requests_served(Segment& segment);
 
 }  // namespace genkit::shm

@@ -276,4 +276,20 @@ std::string render_prometheus(Segment& segment) {
   return w.take();
 }
 
+uint64_t requests_served(Segment& segment) {
+  ProcessTable& table = segment.processes();
+  uint64_t total = 0;
+  for (int i = 0; i < ProcessTable::capacity(); ++i) {
+    const ProcessSlot& s = table.slot(i);
+    if (read_relaxed(s.claims) == 0) continue;
+    for (const auto& route : s.counters.requests) {
+      for (const uint64_t& n : route) total += read_relaxed(n);
+    }
+    for (const auto& method : s.counters.grpc_calls) {
+      for (const uint64_t& n : method) total += read_relaxed(n);
+    }
+  }
+  return total;
+}
+
 }  // namespace genkit::shm

@@ -47,7 +47,7 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
 
 void SharedState::beat() {
   segment_->processes().stamp_heartbeat(slot_);
-  heartbeat_->start(std::chrono::seconds(1));
+  heartbeat_->start(std::chrono::milliseconds(250));
 }
 
 SharedState::~SharedState() {

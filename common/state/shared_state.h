@@ -4,7 +4,7 @@
 // circuit breaker, the rate limiter and its own metrics. Without a segment
 // (unit tests) nothing is shared: no cache, an always-closed breaker, no
 // limit, no metrics. While the process's loop turns it stamps a heartbeat
-// in its slot every second: the supervisor kills a process silent for
+// in its slot four times a second: the supervisor kills a process silent for
 // WORKER_TIMEOUT (SIGSTOPped, or spinning in a handler).
 #pragma once
 

@@ -87,7 +87,8 @@ ServerProcess::~ServerProcess() {
   }
 }
 
-bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env) {
+bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env,
+                          const std::vector<std::string>& launcher) {
   char tmpl[] = "/tmp/genkit-itest-XXXXXX";
   // An empty working directory: no stray .env file may leak into the config.
   if (!mkdtemp(tmpl)) {
@@ -102,7 +103,8 @@ bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env) 
   }
   // Everything posix_spawn needs is built up front: the test process has
   // other threads, so nothing may allocate between fork and exec.
-  std::vector<std::string> argv_s{GENKIT_BINARY};
+  std::vector<std::string> argv_s = launcher;
+  argv_s.push_back(GENKIT_BINARY);
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> envp_s;
   for (const auto& [k, v] : env) envp_s.push_back(k + "=" + v);
@@ -317,7 +319,7 @@ std::unique_ptr<ServerProcess> start_server(const ServerOptions& opts, std::stri
   Env env = base_env();
   for (const auto& [k, v] : opts.env) env[k] = v;
   auto server = std::make_unique<ServerProcess>();
-  if (!server->spawn(opts.args, env) || !server->wait_ready(opts.ready_timeout)) {
+  if (!server->spawn(opts.args, env, opts.launcher) || !server->wait_ready(opts.ready_timeout)) {
     *why = server->error() + "\nstderr:\n" + server->stderr_text() + "stdout:\n" + server->stdout_text();
     return nullptr;
   }

@@ -31,6 +31,9 @@ Env base_env();
 struct ServerOptions {
   std::vector<std::string> args = {"--port", "0", "--workers", "2", "--no-grpc"};
   Env env;  // applied over base_env(); an empty value is passed as empty
+  // Runs the binary through this command (it gets the binary and args as
+  // "$0" "$@"), e.g. a shell that sets LISTEN_PID=$$ for socket activation.
+  std::vector<std::string> launcher;
   std::chrono::milliseconds ready_timeout{15000};
 };
 
@@ -41,8 +44,8 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Spawns the binary with argv = [binary, args...] and exactly `env`.
-  bool spawn(const std::vector<std::string>& args, const Env& env);
+  // Spawns the binary with argv = [launcher..., binary, args...] and exactly `env`.
+  bool spawn(const std::vector<std::string>& args, const Env& env, const std::vector<std::string>& launcher = {});
   // Waits for the "ready" event and reads the port from "listening".
   bool wait_ready(std::chrono::milliseconds timeout);
 
