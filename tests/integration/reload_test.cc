@@ -87,6 +87,44 @@ TEST(ReloadTest, InvalidConfigurationOnReloadKeepsTheRunningOne) {
   EXPECT_EQ(server->stop(), std::optional<int>(0)) << server->stderr_text();
 }
 
+TEST(ReloadTest, AChangedSettingTakesEffectOnReload) {
+  std::string why;
+  auto server = start_server(ServerOptions{}, &why);
+  ASSERT_TRUE(server) << why;
+  const std::string body = json_with("name", std::string(150, 'x'));
+  ASSERT_EQ(http_post(server->port(), "/tell-joke", body).status, 200);
+  ASSERT_TRUE(write_file(server->workdir() + "/.env", "MAX_BODY_SIZE=100\n"));
+  ASSERT_TRUE(server->signal(SIGHUP));
+  ASSERT_TRUE(server->wait_event("reload_new_workers_ready", milliseconds(10000))) << server->stdout_text();
+  ASSERT_TRUE(server->wait_event_count("worker_exited", 2, milliseconds(10000))) << server->stdout_text();
+  EXPECT_EQ(http_post(server->port(), "/tell-joke", body).status, 413);
+  unlink((server->workdir() + "/.env").c_str());
+  EXPECT_EQ(server->stop(), std::optional<int>(0)) << server->stderr_text();
+}
+
+TEST(ReloadTest, ABrokenPromptOnReloadIsRefusedAndTheOldOnesServe) {
+  char tmpl[] = "/tmp/genkit-prompts-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::ifstream in(std::string(GENKIT_SOURCE_DIR) + "/prompts/code_review.prompt");
+  std::ofstream(dir + "/code_review.prompt") << in.rdbuf();
+  ServerOptions o;
+  o.env = {{"PROMPTS_DIR", dir}};
+  std::string why;
+  auto server = start_server(o, &why);
+  ASSERT_TRUE(server) << why;
+  ASSERT_TRUE(write_file(dir + "/broken.prompt", "---\nmodel: [unclosed\n---\nHello {{name}}\n"));
+  ASSERT_TRUE(server->signal(SIGHUP));
+  auto refused = server->wait_event("reload_failed_keeping_config", milliseconds(5000));
+  ASSERT_TRUE(refused) << server->stdout_text();
+  EXPECT_NE(refused->dump().find("broken.prompt"), std::string::npos) << refused->dump();
+  EXPECT_EQ(server->events("reloading").size(), 0u);
+  EXPECT_EQ(http_post(server->port(), "/review-code", "{}").status, 200);
+  EXPECT_EQ(server->stop(), std::optional<int>(0)) << server->stderr_text();
+  unlink((dir + "/broken.prompt").c_str());
+  unlink((dir + "/code_review.prompt").c_str());
+  rmdir(dir.c_str());
+}
+
 TEST(ReloadTest, TtinAddsAWorkerAndTtouRemovesOne) {
   std::string why;
   auto server = start_server(ServerOptions{}, &why);
