@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/config_internal.h"
+#include "common/net/host_allow_list.h"
 #include "common/net/ip_address.h"
 
 #ifndef GENKIT_DEFAULT_PROMPTS_DIR
@@ -30,6 +31,32 @@ Status set_ip_list(std::vector<std::string>* out, const Value& v) {
   std::vector<std::string> items = parse_list(v.text);
   Result<IpAllowList> list = IpAllowList::parse(items);
   if (!list.ok()) return Status(Code::kInvalidArgument, v.label + ": " + list.status().message() + " (got \"" + v.text + "\")");
+  *out = std::move(items);
+  return Status::ok();
+}
+
+// Hosts that HostAllowList accepts (a pattern with a port never matches).
+Status set_host_list(std::vector<std::string>* out, const Value& v) {
+  std::vector<std::string> items = parse_list(v.text);
+  Result<HostAllowList> list = HostAllowList::parse(items);
+  if (!list.ok()) return Status(Code::kInvalidArgument, v.label + ": " + list.status().message());
+  *out = std::move(items);
+  return Status::ok();
+}
+
+// Origins as browsers send them, "scheme://host[:port]": CORS compares them
+// exactly, so "https://app.example.com/" would never match.
+Status set_origin_list(std::vector<std::string>* out, const Value& v) {
+  std::vector<std::string> items = parse_list(v.text);
+  for (const std::string& o : items) {
+    if (o == "*") continue;
+    std::size_t sep = o.find("://");
+    if (sep == std::string::npos || sep == 0 || sep + 3 == o.size() ||
+        o.find_first_of("/?#* ", sep + 3) != std::string::npos) {
+      return Status(Code::kInvalidArgument,
+                    v.label + ": \"" + o + "\" is not an origin (scheme://host[:port], no path), nor *");
+    }
+  }
   *out = std::move(items);
   return Status::ok();
 }
@@ -85,16 +112,21 @@ const SettingSpec kSettings[] = {
      APPLY(parse_int(v, int64_t{1}, kMaxBody, &c.max_body_size))},
     {"GZIP_MIN_SIZE", nullptr, nullptr, "500", "smallest JSON/text response body gzipped for clients that accept it (bytes; never SSE)", T,
      APPLY(parse_int(v, int64_t{0}, kMax64, &c.gzip_min_size))},
-    {"HSTS_MAX_AGE", nullptr, nullptr, "31536000", "Strict-Transport-Security max-age (sent on TLS requests only)", T,
+    {"HSTS_MAX_AGE", nullptr, nullptr, "31536000", "Strict-Transport-Security max-age (sent on TLS requests only, or https per a trusted proxy)", T,
      APPLY(parse_int(v, int64_t{0}, kMax64, &c.hsts_max_age))},
     {"CORS_ALLOWED_ORIGINS", nullptr, nullptr, "\"\" (same-origin only)",
-     "comma list of origins allowed cross-origin; * only with DEBUG (DEBUG and unset: *)", S, APPLY(set_list(&c.cors_allowed_origins, v))},
-    {"CORS_ALLOWED_METHODS", nullptr, nullptr, "GET,POST,OPTIONS", "comma list of methods a CORS preflight allows", S,
+     "comma list of origins (scheme://host[:port], matched exactly) whose browser requests may read the answers; "
+     "* any origin, only with DEBUG (DEBUG and unset: *); credentials never allowed", S,
+     APPLY(set_origin_list(&c.cors_allowed_origins, v))},
+    {"CORS_ALLOWED_METHODS", nullptr, nullptr, "GET,POST,OPTIONS", "comma list of methods a CORS preflight may ask for (* any)", S,
      APPLY(set_list(&c.cors_allowed_methods, v))},
-    {"CORS_ALLOWED_HEADERS", nullptr, nullptr, "Content-Type,Authorization,X-Request-ID", "comma list of request headers a CORS preflight allows", S,
+    {"CORS_ALLOWED_HEADERS", nullptr, nullptr, "Content-Type,Authorization,X-Request-ID",
+     "comma list of request headers a CORS preflight may ask for, besides the CORS-safelisted ones (* any)", S,
      APPLY(set_list(&c.cors_allowed_headers, v))},
-    {"TRUSTED_HOSTS", nullptr, nullptr, "\"\" (any host)", "comma list of accepted Host headers, with or without :port (*.example.com matches subdomains; 400 otherwise)", S,
-     APPLY(set_list(&c.trusted_hosts, v))},
+    {"TRUSTED_HOSTS", nullptr, nullptr, "\"\" (any host)",
+     "comma list of host names the Host header must name, any port (*.example.com: its subdomains; *: any); "
+     "otherwise 400, health checks included", S,
+     APPLY(set_host_list(&c.trusted_hosts, v))},
     {"RATE_LIMIT_DEFAULT", "--rate-limit", "N/PERIOD", "60/minute",
      "per-client-IP limit shared by all processes; period second|minute|hour|day (or s|m|h|d)", T,
      APPLY(parse_rate_limit(v, &c.rate_limit))},
@@ -104,9 +136,13 @@ const SettingSpec kSettings[] = {
      "client buckets kept in shared memory (64..4194304); the idlest are evicted when full", T,
      APPLY(parse_int(v, 64, 4194304, &c.rate_limit_table_size))},
     {"FORWARDED_ALLOW_IPS", nullptr, nullptr, "127.0.0.1",
-     "comma list of proxy IPs/CIDRs (or *) whose X-Forwarded-For names the client", S,
+     "comma list of proxy IPs/CIDRs (or *) whose X-Forwarded-For names the client and whose "
+     "X-Forwarded-Proto: https counts as TLS (HSTS)", S,
      APPLY(set_ip_list(&c.forwarded_allow_ips, v))},
-    {"API_KEYS", nullptr, nullptr, "\"\" (no auth)", "comma list of accepted API keys, sent verbatim in Authorization (401 none, 403 wrong; health and readiness exempt)", S,
+    {"API_KEYS", nullptr, nullptr, "\"\" (no auth)",
+     "comma list of accepted API keys, sent verbatim as the Authorization header or gRPC metadata "
+     "(none: 401/UNAUTHENTICATED, wrong: 403/PERMISSION_DENIED; health and readiness exempt); "
+     "Authorization is then never /tell-joke's username", S,
      APPLY(set_list(&c.api_keys, v))},
     {"TLS_CERT_FILE", nullptr, nullptr, "\"\" (plain HTTP)",
      "PEM certificate chain: PORT then serves TLS (ALPN h2, http/1.1); re-read on SIGHUP", S,

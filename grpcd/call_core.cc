@@ -60,6 +60,22 @@ void CallCore::leave(std::shared_ptr<void> self) {
   daemon_.inbox.post([self = std::move(self)] {});
 }
 
+// Repeated values joined with ", ", as HTTP joins repeated headers.
+std::optional<std::string> CallCore::authorization() const {
+  std::optional<std::string> value;
+  auto range = ctx_->client_metadata().equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view v(it->second.data(), it->second.size());
+    if (value) {
+      *value += ", ";
+      *value += v;
+    } else {
+      value.emplace(v);
+    }
+  }
+  return value;
+}
+
 std::string CallCore::client_ip() const {
   std::string peer = address_of_peer(ctx_->peer());
   if (daemon_.trusted_proxies.empty()) return peer;
@@ -78,6 +94,11 @@ Result<Json> CallCore::admit() {
             .with_retry_after(d.retry_after_s);
       }
     }
+  }
+  if (daemon_.api_keys.enabled()) {
+    std::optional<std::string> key = authorization();
+    Status auth = daemon_.api_keys.check(key ? &*key : nullptr);
+    if (!auth.is_ok()) return auth;
   }
   action_ = daemon_.runtime.registry().flow(flow_);
   if (!action_) return internal_error(std::string("flow not registered: ") + flow_);

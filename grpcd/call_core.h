@@ -1,12 +1,15 @@
 // The loop-side steps every flow RPC takes, whatever its reactor: the client
 // address (peer, or X-Forwarded-For metadata from a trusted proxy), the
-// shared per-IP rate limit, the flow's input validation, the deadline
+// shared per-IP rate limit, the API key (API_KEYS: "authorization" metadata,
+// verbatim, as the HTTP side reads its header; the health services take no
+// flow call and are exempt), the flow's input validation, the deadline
 // (the client's, bounded by REQUEST_TIMEOUT), the trace context and the
 // request id (x-request-id, which the access-log interceptor guarantees).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,7 +39,8 @@ class CallCore {
   // reference, is dropped on the loop after every closure posted before.
   void leave(std::shared_ptr<void> self);
 
-  // Loop thread, once: rate limit, then the flow's schema (defaults applied).
+  // Loop thread, once: rate limit, API key, then the flow's schema (defaults
+  // applied).
   // An error is the status to finish the call with.
   Result<Json> admit();
   // Loop thread: cancels the run and calls on_expiry when the call's time is up.
@@ -54,6 +58,7 @@ class CallCore {
 
  private:
   std::string client_ip() const;
+  std::optional<std::string> authorization() const;  // nullopt: none sent
 
   DaemonContext& daemon_;
   grpc::CallbackServerContext* ctx_;

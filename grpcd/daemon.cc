@@ -61,7 +61,7 @@ class Grpcd {
         shared_(loop_, setup.segment, shm::ProcessKind::kGrpc, config_),
         runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink_for(exporter_.get()), shared_.cache()}),
         inbox_(base_),
-        daemon_{runtime_, shared_, config_, inbox_, trusted_proxies(config_)},
+        daemon_{runtime_, shared_, config_, inbox_, trusted_proxies(config_), ApiKeys(config_.api_keys)},
         service_(daemon_) {}
 
   ~Grpcd() {

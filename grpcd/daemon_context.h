@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "common/api_keys.h"
 #include "common/config.h"
 #include "common/net/ip_address.h"
 #include "common/runtime/runtime.h"
@@ -23,6 +24,7 @@ struct DaemonContext {
   const Config& config;
   LoopInbox& inbox;
   IpAllowList trusted_proxies;                // FORWARDED_ALLOW_IPS
+  ApiKeys api_keys;                           // API_KEYS (off when empty)
   std::size_t max_stream_backlog = 8 << 20;  // bytes of story a slow reader may leave unsent
   std::atomic<int> calls_in_flight{0};
 };

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/shm/metrics.h"
+#include "worker/middleware/cors.h"
 #include "worker/middleware/gzip.h"
 #include "worker/middleware/security_headers.h"
 
@@ -30,12 +31,23 @@ void Exchange::add_response_header(std::string name, std::string value) {
 }
 
 void Exchange::add_vary(std::string_view field) {
+  std::string_view have = vary_;
+  while (!have.empty()) {
+    std::size_t comma = have.find(", ");
+    if (have.substr(0, comma) == field) return;
+    have = comma == std::string_view::npos ? std::string_view() : have.substr(comma + 2);
+  }
   if (!vary_.empty()) vary_ += ", ";
   vary_ += field;
 }
 
 void Exchange::send_head(int status, const std::string& content_type, const std::vector<Header>& extra,
                          long content_length, bool gzipped) {
+  std::string allow_origin;  // (the head's fields point into it)
+  if (policy_.cors && !cors_suppressed_) {
+    allow_origin = allow_origin_for(*policy_.cors, request_);
+    if (!allow_origin.empty() && allow_origin != "*") add_vary("Origin");
+  }
   ResponseHead head;
   head.status = status;
   head.content_length = content_length;
@@ -44,6 +56,7 @@ void Exchange::send_head(int status, const std::string& content_type, const std:
   if (gzipped) head.fields.push_back({"Content-Encoding", "gzip"});
   if (!vary_.empty()) head.fields.push_back({"Vary", vary_});
   head.fields.push_back({"X-Request-ID", request_.request_id});
+  if (!allow_origin.empty()) head.fields.push_back({"Access-Control-Allow-Origin", allow_origin});
   add_security_headers(head.fields, policy_, request_.secure);
   for (const Header& h : decorations_) head.fields.push_back({h.name, h.value});
   for (const Header& h : extra) head.fields.push_back({h.name, h.value});

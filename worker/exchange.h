@@ -45,7 +45,8 @@ class Exchange {
   void set_secure(bool secure) { request_.secure = secure; }
   // Request-side middleware decorating whatever response comes (CORS).
   void add_response_header(std::string name, std::string value);
-  void add_vary(std::string_view field);
+  void add_vary(std::string_view field);  // once per field
+  void suppress_cors() { cors_suppressed_ = true; }  // a refused preflight
 
   bool responded() const { return state_ != State::kPending; }  // head sent (or dropped)
   bool finished() const { return state_ == State::kDone; }
@@ -75,6 +76,7 @@ class Exchange {
   const ResponsePolicy& policy_;
   std::vector<Header> decorations_;
   std::string vary_;
+  bool cors_suppressed_ = false;
   CancelToken cancel_;
   State state_ = State::kPending;
   bool gone_ = false;

@@ -65,17 +65,20 @@ const FlowRoute kStreamRoutes[] = {
     {"/tell-story/stream", "tell_story", nullptr, "story"},
 };
 
-// Parses the body (empty → {}), applies the route's header-derived input and
-// validates it against the flow's input schema (defaults applied).
-Result<Json> read_input(const Request& req, const FlowAction& flow) {
+// Parses the body (empty → {}) and validates it against the flow's input
+// schema (defaults applied). tell_joke then takes the Authorization header
+// as its username, as the seed does — only when API_KEYS is off: with auth
+// on, the header is the key, which must never reach the model, the response
+// or a log. A header used so is validated like the body's username.
+Result<Json> read_input(const AppContext& app, const Request& req, const FlowAction& flow) {
   Result<Json> body = req.body.empty() ? Result<Json>(Json::object()) : Json::parse(req.body);
   if (!body.ok()) return Status(Code::kInvalidArgument, "body: " + body.status().message());
-  if (flow.name == "tell_joke" && body->view().is_object()) {
-    // The seed passes the Authorization header through as the username.
-    const std::string* auth = req.header("authorization");
-    body->set("username", auth ? Json::string(*auth) : Json::null());
-  }
-  return flow.input->validate(body->view());
+  Result<Json> input = flow.input->validate(body->view());
+  if (!input.ok() || flow.name != "tell_joke" || !app.config.api_keys.empty()) return input;
+  const std::string* auth = req.header("authorization");
+  if (!auth) return input;
+  input->set("username", Json::string(*auth));
+  return flow.input->validate(input->view());
 }
 
 // Enforces REQUEST_TIMEOUT on a request its flow has not answered yet (a
@@ -128,7 +131,7 @@ void run_unary(AppContext& app, const FlowRoute& route, RequestKeyMemo* memo, co
       if (std::optional<std::string_view> hit = cache->peek_text(*key)) return respond_json(*ex, *hit);
     }
   }
-  Result<Json> input = read_input(ex->request(), *action);
+  Result<Json> input = read_input(app, ex->request(), *action);
   if (!input.ok()) return ex->respond(error_response(400, input.status().message()));
   if (memo && cache) memo->remember(body, FlowCache::key_for(action->name, *input));
   FlowObserver obs;
@@ -168,7 +171,7 @@ void end_with_error(Exchange& ex, const std::string& message) {
 
 void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<Exchange>& ex) {
   const FlowAction* action = app.runtime.registry().flow(route.flow);
-  Result<Json> input = read_input(ex->request(), *action);
+  Result<Json> input = read_input(app, ex->request(), *action);
   if (!input.ok()) return ex->respond(error_response(400, input.status().message()));
   FlowObserver obs;
   obs.on_chunk = [ex](const std::string& chunk) {

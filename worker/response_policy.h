@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace genkit {
@@ -12,10 +13,16 @@ struct Config;
 
 namespace genkit::http {
 
+struct CorsPolicy;
+
 struct ResponsePolicy {
   std::string csp = "default-src 'none'";  // debug relaxes it so that /docs loads
   std::string hsts;                        // Strict-Transport-Security value, sent on secure requests only
   std::size_t gzip_min_size = 500;         // GZIP_MIN_SIZE
+  // Access-Control-Allow-Origin for cross-origin requests (middleware/cors.h);
+  // null: none. Applied to every response, so that the errors a session
+  // answers before routing (408, 413, 431) reach the browser too.
+  std::shared_ptr<const CorsPolicy> cors;
 };
 
 ResponsePolicy response_policy_for(const Config& config);

@@ -15,7 +15,9 @@ void Router::handle(const std::shared_ptr<Exchange>& exchange) const {
   const Request& req = exchange->request();
   auto path = routes_.find(req.path);
   if (path != routes_.end()) exchange->set_route_label(path->second.label);
-  if (gate_ && !gate_(exchange)) return;
+  for (const Gate& gate : gates_) {
+    if (!gate(exchange)) return;
+  }
   if (path == routes_.end()) {
     return exchange->respond(error_response(404, "no route for " + req.method + " " + req.path));
   }

@@ -1,12 +1,14 @@
 // Routes a request to its handler by exact path, then method (404 / 405).
-// A gate runs first for every request (client address, rate limit); a
-// request it answers never reaches a route.
+// The gates run first, in the order added, for every request, unknown paths
+// included (the request-side middleware: CORS, trusted host, client address,
+// rate limit, API key); a request one of them answers goes no further.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "worker/exchange.h"
 
@@ -26,7 +28,7 @@ class Router {
   explicit Router(shm::ProcessMetrics* metrics = nullptr) : metrics_(metrics) {}
 
   void add(const std::string& method, const std::string& path, Handler handler);
-  void set_gate(Gate gate) { gate_ = std::move(gate); }
+  void add_gate(Gate gate) { gates_.push_back(std::move(gate)); }
   void handle(const std::shared_ptr<Exchange>& exchange) const;
 
  private:
@@ -35,7 +37,7 @@ class Router {
     std::map<std::string, Handler> methods;
   };
   shm::ProcessMetrics* metrics_;
-  Gate gate_;
+  std::vector<Gate> gates_;
   std::map<std::string, Route> routes_;  // path → its handlers
 };
 

@@ -15,7 +15,11 @@
 #include "common/net/acceptor.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
-#include "worker/request_gate.h"
+#include "worker/middleware/api_key.h"
+#include "worker/middleware/client_address.h"
+#include "worker/middleware/cors.h"
+#include "worker/middleware/rate_limit.h"
+#include "worker/middleware/trusted_hosts.h"
 #include "worker/router.h"
 #include "worker/server_context.h"
 
@@ -63,9 +67,8 @@ class Worker {
     http::add_metrics_routes(router_, app_);
     http::add_flow_routes(router_, app_);
     if (config_.debug) http::add_docs_routes(router_, app_);
-    Result<IpAllowList> proxies = IpAllowList::parse(config_.forwarded_allow_ips);  // (validated with the config)
-    router_.set_gate(http::make_request_gate(proxies.ok() ? std::move(proxies).value() : IpAllowList{},
-                                             shared_.rate_limiter(), &shared_.metrics()));
+    ctx_.policy = http::response_policy_for(config_);
+    install_gates();
 
     ctx_.base = base_;
     ctx_.router = &router_;
@@ -74,7 +77,6 @@ class Worker {
     ctx_.limits.max_body_size = config_.max_body_size;
     ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
     ctx_.limits.read_timeout_s = config_.read_timeout;
-    ctx_.policy = http::response_policy_for(config_);
     app_.draining = &ctx_.draining;
     ctx_.tls = setup_.tls;
     ctx_.on_connection_closed = [this] { maybe_exit(); };
@@ -110,6 +112,23 @@ class Worker {
   }
 
  private:
+  // The request-side middleware, in the seed's order (SPEC.md §7): CORS
+  // answers preflights on every path before anything else, then the Host
+  // check, the client's address, the rate limit keyed on it, the API key.
+  // (Gzip, the security headers, the request id and the access log are the
+  // exchange's; the body limit and the read timeout the session's.)
+  void install_gates() {
+    router_.add_gate(http::make_preflight_gate(ctx_.policy.cors));
+    // (Both lists were validated with the config.)
+    Result<HostAllowList> hosts = HostAllowList::parse(config_.trusted_hosts);
+    if (hosts.ok() && !hosts->empty()) router_.add_gate(http::make_trusted_host_gate(std::move(hosts).value()));
+    Result<IpAllowList> proxies = IpAllowList::parse(config_.forwarded_allow_ips);
+    if (proxies.ok() && !proxies->empty()) router_.add_gate(http::make_client_address_gate(std::move(proxies).value()));
+    router_.add_gate(http::make_rate_limit_gate(shared_.rate_limiter(), &shared_.metrics()));
+    ApiKeys keys(config_.api_keys);
+    if (keys.enabled()) router_.add_gate(http::make_api_key_gate(std::move(keys)));
+  }
+
   void add_signal(int sig, event_callback_fn fn) {
     event* e = evsignal_new(base_, sig, fn, this);
     evsignal_add(e, nullptr);

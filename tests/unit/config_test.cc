@@ -251,6 +251,29 @@ TEST(ConfigValues, CorsWildcardOnlyInDebug) {
   EXPECT_TRUE(load_config(inputs({"--debug"}, {{"CORS_ALLOWED_ORIGINS", "*"}})).ok());
 }
 
+TEST(ConfigValues, CorsOriginsMustBeOrigins) {
+  Config c = load_ok(inputs({}, {{"CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000"}}));
+  EXPECT_EQ(c.cors_allowed_origins, (std::vector<std::string>{"https://a.example", "http://localhost:3000"}));
+  // A path (even a bare "/") or no scheme would never equal a browser's Origin.
+  for (const char* bad : {"https://a.example/", "a.example", "https://a.example/app", "https://*.example.com",
+                          "://a.example", "https://"}) {
+    std::string e = load_error(inputs({}, {{"CORS_ALLOWED_ORIGINS", bad}}));
+    EXPECT_TRUE(starts_with(e, "CORS_ALLOWED_ORIGINS: ")) << bad << ": " << e;
+    EXPECT_NE(e.find("not an origin"), std::string::npos) << e;
+  }
+}
+
+TEST(ConfigValues, TrustedHostPatterns) {
+  Config c = load_ok(inputs({}, {{"TRUSTED_HOSTS", "api.example.com, *.example.org, [::1], 10.0.0.7, *"}}));
+  EXPECT_EQ(c.trusted_hosts.size(), 5u);
+  // Starlette would silently never match these: refused at start-up.
+  for (const char* bad : {"localhost:8080", "[::1]:8080", "api.*.com", "*example.com", "*.", "a b", "x/y"}) {
+    std::string e = load_error(inputs({}, {{"TRUSTED_HOSTS", bad}}));
+    EXPECT_TRUE(starts_with(e, "TRUSTED_HOSTS: ")) << bad << ": " << e;
+  }
+  EXPECT_NE(load_error(inputs({}, {{"TRUSTED_HOSTS", "localhost:8080"}})).find("without a port"), std::string::npos);
+}
+
 TEST(ConfigValues, ModelDefaultAndWarning) {
   auto with_key = load_config(inputs({}, {{"GEMINI_API_KEY", "k"}}));
   ASSERT_TRUE(with_key.ok());

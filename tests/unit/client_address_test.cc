@@ -1,6 +1,7 @@
 // The client address behind trusted proxies: the right-most X-Forwarded-For
-// entry that is not itself a trusted proxy (gunicorn/uvicorn's reading).
-#include "worker/request_gate.h"
+// entry that is not itself a trusted proxy (gunicorn/uvicorn's reading); and
+// X-Forwarded-Proto: https believed from a trusted proxy only.
+#include "worker/middleware/client_address.h"
 
 #include <gtest/gtest.h>
 
@@ -69,6 +70,27 @@ TEST(ForwardedClientIp, AGarbageEntryEndsTheChainAtTheLastTrustedHop) {
 
 TEST(ForwardedClientIp, StarTrustsEveryHop) {
   EXPECT_EQ(forwarded_client_ip(from("198.51.100.9", {"203.0.113.5, 192.0.2.7"}), trusted({"*"})), "203.0.113.5");
+}
+
+Request with_proto(const std::string& peer, const std::vector<std::string>& protos) {
+  Request req = from(peer, {});
+  for (const std::string& p : protos) req.headers.push_back({"x-forwarded-proto", p});
+  return req;
+}
+
+TEST(ForwardedHttps, ATrustedProxySayingHttpsMarksTheRequestSecure) {
+  EXPECT_TRUE(forwarded_https(with_proto("127.0.0.1", {"https"}), kProxies));
+  EXPECT_TRUE(forwarded_https(with_proto("10.1.2.3", {" HTTPS "}), kProxies));
+  EXPECT_TRUE(forwarded_https(with_proto("::ffff:10.1.2.3", {"https"}), kProxies));
+}
+
+TEST(ForwardedHttps, AnythingElseDoesNot) {
+  EXPECT_FALSE(forwarded_https(with_proto("198.51.100.9", {"https"}), kProxies)) << "untrusted peer";
+  EXPECT_FALSE(forwarded_https(with_proto("127.0.0.1", {"http"}), kProxies));
+  EXPECT_FALSE(forwarded_https(with_proto("127.0.0.1", {"https, http"}), kProxies)) << "not one scheme";
+  EXPECT_FALSE(forwarded_https(with_proto("127.0.0.1", {"httpsx"}), kProxies));
+  EXPECT_FALSE(forwarded_https(with_proto("127.0.0.1", {}), kProxies)) << "no header";
+  EXPECT_FALSE(forwarded_https(with_proto("127.0.0.1", {"https"}), IpAllowList())) << "no trusted proxies";
 }
 
 }  // namespace

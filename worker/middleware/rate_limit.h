@@ -1,0 +1,20 @@
+// The per-client-IP rate limit shared by all processes (RATE_LIMIT_DEFAULT),
+// keyed on the address middleware/client_address.h resolved. Health,
+// readiness and /metrics are exempt. A refused request gets 429 with
+// Retry-After and X-RateLimit-Limit/-Remaining and never reaches a route,
+// let alone the model. (Admitted responses carry no such headers: they cost
+// every request about a microsecond of the server's CPU, more than the
+// limiter itself.)
+#pragma once
+
+#include "worker/router.h"
+
+namespace genkit {
+class RateLimiter;
+}
+
+namespace genkit::http {
+
+Gate make_rate_limit_gate(RateLimiter& limiter, shm::ProcessMetrics* metrics);
+
+}  // namespace genkit::http
