@@ -164,7 +164,15 @@ Result<LoadedConfig> load_config(const ConfigInputs& inputs) {
     named = std::move(r.value());
   }
 
-  const EnvMap* layers[] = {&inputs.env, &named, &base.value()};
+  EnvMap given;  // --env-file: an explicit path, so a missing file is an error
+  if (!cli->env_file.empty() && inputs.read_dotenv) {
+    auto r = read_dotenv_file(cli->env_file, &found);
+    if (!r.ok()) return r.status();
+    if (!found) return invalid_argument("--env-file: " + cli->env_file + ": no such file");
+    given = std::move(r.value());
+  }
+
+  const EnvMap* layers[] = {&inputs.env, &given, &named, &base.value()};
   std::map<std::string, std::string> labels;
   for (const auto& spec : config_internal::settings()) {
     Value chosen;

@@ -76,7 +76,7 @@ Result<CliArgs> parse_args(const std::vector<std::string>& args) {
     }
 
     const SettingSpec* setting = find_setting_by_flag(name);
-    if (setting == nullptr && name != "--env") {
+    if (setting == nullptr && name != "--env" && name != "--env-file") {
       return invalid_argument(name + ": unknown flag (see --help)");
     }
     std::string value;
@@ -89,6 +89,9 @@ Result<CliArgs> parse_args(const std::vector<std::string>& args) {
     }
     if (setting != nullptr) {
       out.values[setting->env] = {name, value};
+    } else if (name == "--env-file") {
+      if (value.empty()) return invalid_argument("--env-file: missing path");
+      out.env_file = value;
     } else if (!valid_env_name(value)) {
       return invalid_argument("--env: must be a name like \"staging\" (got \"" + value + "\")");
     } else {
@@ -126,6 +129,10 @@ std::string help_text() {
   s += "  --env NAME";
   pad_to(s, start, kColumn);
   s += "also load .NAME.env, which overrides .env\n";
+  start = s.size();
+  s += "  --env-file PATH";
+  pad_to(s, start, kColumn);
+  s += "load settings from this file (same syntax as .env; it must exist), over the .env files; re-read on SIGHUP\n";
   for (const SwitchSpec& sw : kSwitches) {
     start = s.size();
     s += "  " + std::string(sw.flag);
@@ -137,9 +144,10 @@ std::string help_text() {
       "Configuration sources, highest priority first:\n"
       "  1. command-line flags\n"
       "  2. environment variables\n"
-      "  3. .NAME.env file (with --env NAME)\n"
-      "  4. .env file\n"
-      "  5. built-in defaults\n"
+      "  3. the --env-file PATH file\n"
+      "  4. .NAME.env file (with --env NAME)\n"
+      "  5. .env file\n"
+      "  6. built-in defaults\n"
       "Missing .env files are skipped. Empty values of numeric, boolean and keyword settings\n"
       "count as unset. Booleans accept true/false, 1/0, yes/no, on/off.\n"
       "\n"

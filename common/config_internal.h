@@ -56,6 +56,7 @@ struct CliArgs {
   CliAction action = CliAction::kRun;
   std::map<std::string, Value> values;  // setting env name → value given by a flag
   std::string env_name;                 // --env NAME
+  std::string env_file;                 // --env-file PATH
   bool no_grpc = false;
 };
 

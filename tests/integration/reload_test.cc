@@ -102,6 +102,29 @@ TEST(ReloadTest, AChangedSettingTakesEffectOnReload) {
   EXPECT_EQ(server->stop(), std::optional<int>(0)) << server->stderr_text();
 }
 
+TEST(ReloadTest, TheEnvFileIsReReadOnReload) {
+  // What the Debian package's unit does: --env-file /etc/genkit-endpoints/...
+  char tmpl[] = "/tmp/genkit-envfile-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  const std::string file = dir + "/service.env";
+  ASSERT_TRUE(write_file(file, "# the service's settings\nMAX_BODY_SIZE=1000\n"));
+  ServerOptions o;
+  o.args.insert(o.args.end(), {"--env-file", file});
+  std::string why;
+  auto server = start_server(o, &why);
+  ASSERT_TRUE(server) << why;
+  const std::string body = json_with("name", std::string(150, 'x'));
+  ASSERT_EQ(http_post(server->port(), "/tell-joke", body).status, 200);
+  ASSERT_TRUE(write_file(file, "MAX_BODY_SIZE=100\n"));
+  ASSERT_TRUE(server->signal(SIGHUP));
+  ASSERT_TRUE(server->wait_event("reload_new_workers_ready", milliseconds(10000))) << server->stdout_text();
+  ASSERT_TRUE(server->wait_event_count("worker_exited", 2, milliseconds(10000))) << server->stdout_text();
+  EXPECT_EQ(http_post(server->port(), "/tell-joke", body).status, 413);
+  EXPECT_EQ(server->stop(), std::optional<int>(0)) << server->stderr_text();
+  unlink(file.c_str());
+  rmdir(dir.c_str());
+}
+
 TEST(ReloadTest, ABrokenPromptOnReloadIsRefusedAndTheOldOnesServe) {
   char tmpl[] = "/tmp/genkit-prompts-XXXXXX";
   std::string dir = mkdtemp(tmpl);

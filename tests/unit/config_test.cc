@@ -89,6 +89,30 @@ TEST(ConfigPriority, CliBeatsEnvBeatsNamedEnvFileBeatsDotenvBeatsDefault) {
   EXPECT_EQ(c.env_name, "staging");
 }
 
+TEST(ConfigPriority, EnvFileSitsBetweenTheEnvironmentAndTheDotenvFiles) {
+  TempDir dir;
+  dir.write(".env", "PORT=1001\nCACHE_TTL=3001\nWORKER_TIMEOUT=4001\n");
+  dir.write(".staging.env", "CACHE_TTL=3002\n");
+  dir.write("service.env", "PORT=1005\nGRPC_PORT=2005\nCACHE_TTL=3005\n");
+  auto in = inputs({"--env-file", dir.path() + "/service.env", "--env", "staging"}, {{"GRPC_PORT", "2003"}},
+                   dir.path());
+  Config c = load_ok(in);
+  EXPECT_EQ(c.grpc_port, 2003);       // environment
+  EXPECT_EQ(c.port, 1005);            // --env-file
+  EXPECT_EQ(c.cache_ttl, 3005);       // --env-file over .staging.env
+  EXPECT_EQ(c.worker_timeout, 4001);  // .env
+}
+
+TEST(ConfigPriority, AMissingOrBrokenEnvFileIsAnError) {
+  TempDir dir;
+  std::string missing = load_error(inputs({"--env-file=" + dir.path() + "/nope.env"}));
+  EXPECT_TRUE(starts_with(missing, "--env-file: ")) << missing;
+  dir.write("bad.env", "PORT=abc\n");
+  std::string bad = load_error(inputs({"--env-file", dir.path() + "/bad.env"}));
+  EXPECT_TRUE(starts_with(bad, "PORT: ")) << bad;
+  EXPECT_TRUE(starts_with(load_error(inputs({"--env-file"})), "--env-file: ")) << load_error(inputs({"--env-file"}));
+}
+
 TEST(ConfigPriority, NamedEnvFileOnlyWithEnvFlag) {
   TempDir dir;
   dir.write(".env", "CACHE_TTL=3001\n");
