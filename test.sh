@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: a normal
-# build, then an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# build, then an AddressSanitizer + UndefinedBehaviorSanitizer build; then
+# builds the Debian package and checks it under a booted systemd.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash packaging/install-deps.sh
@@ -20,3 +21,11 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== tests (ASan + UBSan) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGENKIT_SANITIZE=ON
+# The Debian package, installed and run under a real systemd in a
+# systemd-nspawn container (packaging/README.md; needs root: sudo otherwise).
+echo "== the Debian package under systemd (systemd-nspawn) =="
+if [ "$(id -u)" -eq 0 ]; then
+  packaging/test-in-nspawn.sh
+else
+  sudo packaging/test-in-nspawn.sh
+fi
