@@ -19,6 +19,11 @@ PACKAGES=(
   curl nghttp2-client openssl
 )
 [ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light)
+# --package: what packaging/build-deb.sh and packaging/test-in-nspawn.sh need
+# (dpkg-buildpackage with debhelper, ccache to rebuild fast, lintian, and a
+# debootstrapped Debian booted under systemd-nspawn).
+[ "${1:-}" = "--package" ] && PACKAGES+=(build-essential dpkg-dev debhelper ccache lintian
+  debootstrap systemd-container)
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PROMTOOL="$ROOT/.deps/bin/promtool"
@@ -44,7 +49,7 @@ fi
 # promtool (checks the /metrics text in the tests) is taken out of Debian's
 # prometheus package rather than installing it, which would start a
 # Prometheus server on the machine.
-if [ "${1:-}" != "--run" ] && [ ! -x "$PROMTOOL" ]; then
+if [ "${1:-}" != "--run" ] && [ "${1:-}" != "--package" ] && [ ! -x "$PROMTOOL" ]; then
   echo "install-deps: extracting promtool from Debian's prometheus package" >&2
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT

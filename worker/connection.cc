@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/shm/metrics.h"
 #include "worker/http1_session.h"
+#include "worker/http2_session.h"
 #include "worker/tls_context.h"
 
 namespace genkit::http {
@@ -227,9 +228,12 @@ void Connection::choose_protocol() {
   std::size_t n = in_.size() < kHttp2PrefaceLen ? in_.size() : kHttp2PrefaceLen;
   if (std::memcmp(in_.data(), kHttp2Preface, n) == 0) {
     if (n < kHttp2PrefaceLen) return;  // could still be the preface: wait for more
-    // HTTP/2 (h2c prior knowledge, or h2 chosen by ALPN): the nghttp2 session plugs in here.
-    log_info("http2_not_enabled", {{"client", client_ip_}});
-    return close_now();
+    // HTTP/2: h2c with prior knowledge, or h2 chosen by ALPN. The preface
+    // stays in the input: nghttp2 checks it.
+    auto h2 = std::make_unique<Http2Session>(*this);
+    Http2Session* s = h2.get();
+    session_ = std::move(h2);
+    return s->start();
   }
   session_ = std::make_unique<Http1Session>(*this);
 }

@@ -8,6 +8,8 @@
 
 #include "common/runtime/trace.h"
 #include "worker/errors.h"
+#include "worker/http2_session.h"
+#include "worker/http2_upgrade.h"
 #include "worker/router.h"
 
 namespace genkit::http {
@@ -85,7 +87,13 @@ std::size_t Http1Session::on_data(std::string_view input) {
       }
       return input.size();
     }
-    if (n < offered) break;  // defensive: the parser stopped without saying why
+    if (n < offered) {
+      // http_parser stops after a request with "Connection: Upgrade" (what
+      // follows would be another protocol). One we did not switch for was
+      // plain HTTP/1.1: what follows is the next request.
+      if (parser_.upgrade && n > 0 && state_ == State::kIdle) continue;
+      break;  // defensive: the parser stopped without saying why
+    }
   }
   return used;
 }
@@ -176,11 +184,27 @@ int Http1Session::on_body(http_parser* p, const char* at, size_t len) {
 int Http1Session::on_message_complete(http_parser* p) {
   Http1Session* s = session_of(p);
   s->conn_.disarm_timer();
+  if (p->upgrade && s->switch_to_h2c()) {
+    // The connection is HTTP/2's now, and this request its stream 1; the
+    // rest of the input goes to the new session.
+    s->state_ = State::kClosing;
+    http_parser_pause(p, 1);
+    return 0;
+  }
   s->state_ = State::kProcessing;
   s->dispatch();
   // A synchronous response already moved us on; otherwise wait for it.
   if (s->state_ != State::kIdle) http_parser_pause(p, 1);
   return 0;
+}
+
+// "Upgrade: h2c" (RFC 7540 §3.2). Ignored, and the request answered over
+// HTTP/1.1, over TLS (h2 is chosen by ALPN there), on HTTP/1.0, while
+// draining, or without a valid HTTP2-Settings.
+bool Http1Session::switch_to_h2c() {
+  if (conn_.secure() || draining() || parser_.http_major != 1 || parser_.http_minor != 1) return false;
+  std::optional<std::string> settings = h2c_upgrade_settings(current_);
+  return settings && Http2Session::upgrade(conn_, *settings, current_);
 }
 
 void Http1Session::dispatch() {

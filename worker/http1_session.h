@@ -47,6 +47,7 @@ class Http1Session : public Session {
   void finish_header();
   void reject(int status, const std::string& detail);  // respond, then close
   void dispatch();
+  bool switch_to_h2c();  // true: the connection now speaks HTTP/2
 
   Connection& conn_;  // owns this session
   http_parser parser_;
