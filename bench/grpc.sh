@@ -94,11 +94,9 @@ declare -A GPORT_OF PID_OF GRPCD_OF FAKE_PORT_OF FAKE_PID_OF
 PEER_PID="" PEER_PORT=""
 
 stop_server() {  # stop_server NAME: the supervisor, then anything it left behind
-  local pid=${PID_OF[$1]:-} kids k
+  local pid=${PID_OF[$1]:-}
   [[ -z $pid ]] && return 0
-  kids=$(pgrep -P "$pid" 2>/dev/null || true)
-  stop_pid "$pid" TERM 12
-  for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+  stop_tree "$pid" TERM 12
   unset "PID_OF[$1]"
 }
 stop_fake() { [[ -n ${FAKE_PID_OF[$1]:-} ]] && stop_pid "${FAKE_PID_OF[$1]}" TERM 5; unset "FAKE_PID_OF[$1]"; }

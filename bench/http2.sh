@@ -89,22 +89,16 @@ NGINX_PID=""
 CLIENT_PIDS=()
 
 stop_server() {  # stop_server NAME: the supervisor, then anything it left behind
-  local pid=${PID_OF[$1]:-} kids k
+  local pid=${PID_OF[$1]:-}
   [[ -z $pid ]] && return 0
-  kids=$(pgrep -P "$pid" 2>/dev/null || true)
-  stop_pid "$pid" TERM 12
-  for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+  stop_tree "$pid" TERM 12
   unset "PID_OF[$1]"
 }
 cleanup() {
-  local name kids k p
+  local name p
   for p in "${CLIENT_PIDS[@]}"; do stop_pid "$p" TERM 2; done
   for name in "${!PID_OF[@]}"; do stop_server "$name"; done
-  if [[ -n $NGINX_PID ]]; then
-    kids=$(pgrep -P "$NGINX_PID" 2>/dev/null || true)
-    stop_pid "$NGINX_PID" TERM 5
-    for k in $kids; do kill -KILL "$k" 2>/dev/null; done
-  fi
+  [[ -n $NGINX_PID ]] && stop_tree "$NGINX_PID" TERM 5
   rm -rf "$TMP"
 }
 trap cleanup EXIT

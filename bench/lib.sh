@@ -13,6 +13,13 @@ stop_pid() {  # stop_pid PID SIGNAL GRACE_SECONDS
   wait "$pid" 2>/dev/null
 }
 
+stop_tree() {  # stop_tree PID SIGNAL GRACE_SECONDS: a server, then any child it left behind
+  local kids k
+  kids=$(pgrep -P "$1" 2>/dev/null || true)
+  stop_pid "$1" "$2" "$3"
+  for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+}
+
 port_in_use() {  # port_in_use PORT
   if command -v ss >/dev/null; then
     [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]

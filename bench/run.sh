@@ -95,18 +95,9 @@ SUP_PID=""
 SAMPLER_PID=""
 
 cleanup() {
-  local kids
   [[ -n $SAMPLER_PID ]] && stop_pid "$SAMPLER_PID" TERM 1
-  if [[ -n $SUP_PID ]]; then
-    kids=$(pgrep -P "$SUP_PID" 2>/dev/null || true)
-    stop_pid "$SUP_PID" TERM 12
-    for k in $kids; do kill -KILL "$k" 2>/dev/null; done
-  fi
-  if [[ -n $NGINX_PID ]]; then
-    kids=$(pgrep -P "$NGINX_PID" 2>/dev/null || true)
-    stop_pid "$NGINX_PID" TERM 5
-    for k in $kids; do kill -KILL "$k" 2>/dev/null; done
-  fi
+  [[ -n $SUP_PID ]] && stop_tree "$SUP_PID" TERM 12
+  [[ -n $NGINX_PID ]] && stop_tree "$NGINX_PID" TERM 5
   rm -rf "$TMP"
 }
 trap cleanup EXIT

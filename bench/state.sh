@@ -69,11 +69,9 @@ declare -A PORT_OF PID_OF
 FAKE_PID=""
 
 stop_server() {  # stop_server NAME: the supervisor, then any worker it left behind
-  local pid=${PID_OF[$1]:-} kids k
+  local pid=${PID_OF[$1]:-}
   [[ -z $pid ]] && return 0
-  kids=$(pgrep -P "$pid" 2>/dev/null || true)
-  stop_pid "$pid" TERM 12
-  for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+  stop_tree "$pid" TERM 12
   unset "PID_OF[$1]"
 }
 

@@ -24,15 +24,6 @@ constexpr milliseconds kToolTimeout{20000};
 constexpr int kMaxBody = 4096;
 constexpr int kChunkDelayMs = 60;
 
-// Stops a suite's server before the base class does, so that what the
-// sanitizers reported (at a finding, or at the workers' exit) is checked too.
-void stop_and_check_sanitizers(ServerProcess* server) {
-  if (!server) return;
-  server->stop();
-  server->wait_streams_closed(std::chrono::milliseconds(5000));
-  for (const std::string& f : server->sanitizer_findings()) ADD_FAILURE() << "sanitizer: " << f;
-}
-
 class Http2Test : public SharedServerTest<Http2Test> {
  public:
   static void TearDownTestSuite() {

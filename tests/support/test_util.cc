@@ -54,4 +54,11 @@ bool is_uuid4(const std::string& s) {
   return std::regex_match(s, kUuid4);
 }
 
+void stop_and_check_sanitizers(ServerProcess* server) {
+  if (!server) return;
+  server->stop();
+  server->wait_streams_closed(std::chrono::milliseconds(5000));
+  for (const std::string& f : server->sanitizer_findings()) ADD_FAILURE() << "sanitizer: " << f;
+}
+
 }  // namespace itest

@@ -49,6 +49,10 @@ class SharedServerTest : public ::testing::Test {
   }
 };
 
+// Stops a suite's server before SharedServerTest does, so that what the
+// sanitizers reported (at a finding, or at the workers' exit) fails the suite.
+void stop_and_check_sanitizers(ServerProcess* server);
+
 // The body as JSON; a non-JSON body fails the current test and yields null.
 genkit::Json json_of(const HttpResponse& r);
 
