@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tests/support/fake_llm_process.h"
+#include "tests/support/grpc_client.h"
 
 namespace itest {
 namespace {
@@ -275,6 +276,30 @@ TEST_F(ProviderGeminiTest, HangingProviderPastLlmTimeoutIs504) {
   expect_clean_error(r, 504);
   EXPECT_GE(took, milliseconds(900));
   EXPECT_LT(took, milliseconds(4000));
+  EXPECT_EQ(s->stop(), std::optional<int>(0)) << s->stderr_text();
+}
+
+// REQUEST_TIMEOUT (the seed's Timeout middleware): 504 JSON, and the model
+// call still running is cancelled (the fake sees its client hang up).
+TEST_F(ProviderGeminiTest, RequestTimeoutIs504AndCancelsTheModelCall) {
+  ServerOptions o;
+  o.args = {"--port", "0", "--workers", "1", "--no-grpc"};
+  o.env = gemini_env(fake()->base_url());
+  o.env["REQUEST_TIMEOUT"] = "1";
+  std::string why;
+  std::unique_ptr<ServerProcess> s = start_server(o, &why);
+  ASSERT_TRUE(s) << why;
+  ASSERT_TRUE(fake()->script(R"({"hang":true})"));
+  const std::size_t before = model_calls_to(*fake(), "generateContent").size();
+  auto t0 = Clock::now();
+  HttpResponse r = http_post(s->port(), "/chat", "{}");
+  auto took = Clock::now() - t0;
+  expect_clean_error(r, 504);
+  EXPECT_NE(json_of(r)["detail"].dump().find("REQUEST_TIMEOUT"), std::string::npos) << r.body;
+  EXPECT_LT(took, milliseconds(4000));
+  std::string last;
+  Json closed = wait_upstream_closed(*fake(), "generateContent", before, milliseconds(3000), &last);
+  EXPECT_FALSE(closed.view().is_null()) << "the model call outlived its request; the fake saw: " << last;
   EXPECT_EQ(s->stop(), std::optional<int>(0)) << s->stderr_text();
 }
 
