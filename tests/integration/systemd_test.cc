@@ -1,7 +1,8 @@
 // The supervisor under a service manager, without one: sd_notify messages on
 // a NOTIFY_SOCKET the test binds (READY only once every child accepts,
 // WATCHDOG=1 at half WATCHDOG_USEC and withheld while a child is wedged,
-// RELOADING/READY, STOPPING, STATUS=) and socket activation with listening
+// RELOADING/READY, STOPPING, STATUS=, crash-loop back-off) and socket
+// activation with listening
 // sockets the test passes (LISTEN_FDS/LISTEN_FDNAMES, names in either order).
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -138,6 +139,44 @@ TEST(SystemdNotifyTest, ReadyOnlyOnceEveryChildAcceptsThenReloadingReadyAndStopp
   ASSERT_TRUE(server->signal(SIGTERM));
   EXPECT_EQ(server->wait_exit(milliseconds(10000)), std::optional<int>(0));
   EXPECT_EQ(notify.with("STOPPING=1").size(), 1u) << notify.dump();
+}
+
+// A worker that dies soon after it starts, again and again, is restarted
+// with a growing back-off, said in the log and in STATUS=; the next worker
+// that comes up clears it.
+TEST(SystemdNotifyTest, CrashLoopBackOffIsLoggedAndShownInStatus) {
+  NotifySocket notify;
+  std::string why;
+  ServerOptions o;
+  o.args = {"--port", "0", "--workers", "1", "--no-grpc"};
+  o.env = {{"NOTIFY_SOCKET", notify.path()}};
+  auto server = start_server(o, &why);
+  ASSERT_TRUE(server) << why;
+  for (std::size_t kills = 1; kills <= 3; ++kills) {
+    std::vector<Json> spawned = server->events("worker_spawned");
+    ASSERT_EQ(spawned.size(), kills) << server->stdout_text();
+    ASSERT_TRUE(server->wait_event_count("worker_started", kills, milliseconds(5000))) << server->stdout_text();
+    ASSERT_EQ(kill(static_cast<int>(spawned.back()["worker_pid"].as_number()), SIGKILL), 0);
+    ASSERT_TRUE(server->wait_event_count("worker_spawned", kills + 1, milliseconds(5000))) << server->stdout_text();
+  }
+  std::vector<Json> backoffs = server->events("crash_loop_backoff");
+  ASSERT_EQ(backoffs.size(), 3u) << server->stdout_text();
+  EXPECT_EQ(backoffs[0]["restart_in_ms"].as_number(), 100);
+  EXPECT_EQ(backoffs[1]["restart_in_ms"].as_number(), 200);
+  EXPECT_EQ(backoffs[2]["restart_in_ms"].as_number(), 400);
+  bool said = false;
+  for (const auto& m : notify.messages()) said = said || m.text.find("keeps crashing") != std::string::npos;
+  EXPECT_TRUE(said) << notify.dump();
+  ASSERT_TRUE(server->wait_event_count("worker_started", 4, milliseconds(5000)));
+  auto deadline = Clock::now() + milliseconds(3000);
+  bool recovered = false;
+  while (!recovered && Clock::now() < deadline) {
+    for (const auto& m : notify.messages()) recovered = recovered || m.text.find("(recovered)") != std::string::npos;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(recovered) << notify.dump();
+  EXPECT_EQ(http_get(server->port(), "/health").status, 200);
+  EXPECT_EQ(server->stop(), std::optional<int>(0));
 }
 
 // Gaps between consecutive WATCHDOG=1 messages, in ms.
