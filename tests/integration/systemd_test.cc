@@ -2,8 +2,8 @@
 // a NOTIFY_SOCKET the test binds (READY only once every child accepts,
 // WATCHDOG=1 at half WATCHDOG_USEC and withheld while a child is wedged,
 // RELOADING/READY, STOPPING, STATUS=, crash-loop back-off) and socket
-// activation with listening
-// sockets the test passes (LISTEN_FDS/LISTEN_FDNAMES, names in either order).
+// activation with listening sockets the test passes (LISTEN_FDS and
+// LISTEN_FDNAMES, names in either order).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
