@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <thread>
 
@@ -55,6 +56,15 @@ TEST(OperationsTest, StoppedWorkerAndGrpcdAreKilledAfterWorkerTimeoutAndReplaced
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_TRUE(server->events("worker_timeout").empty()) << server->stdout_text();
 
+  // Clients keep coming, one request per connection: the other worker takes
+  // them; only a request the stopped worker had already taken may fail.
+  std::atomic<bool> stop_load{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread load([&] {
+    while (!stop_load) {
+      (http_get(server->port(), "/health").status == 200 ? ok : failed)++;
+    }
+  });
   auto stopped_at = Clock::now();
   ASSERT_EQ(kill(worker, SIGSTOP), 0);
   ASSERT_EQ(kill(grpcd, SIGSTOP), 0);
@@ -74,6 +84,10 @@ TEST(OperationsTest, StoppedWorkerAndGrpcdAreKilledAfterWorkerTimeoutAndReplaced
     EXPECT_EQ((*gone)["signal"].as_number(), SIGKILL) << gone->dump();
   }
   EXPECT_GE(Clock::now() - stopped_at, std::chrono::seconds(2));
+  stop_load = true;
+  load.join();
+  EXPECT_GT(ok.load(), 100) << "the healthy worker should have served on";
+  EXPECT_LE(failed.load(), 1) << "only a request the stopped worker held may be lost";
   EXPECT_TRUE(server->wait_event_count("worker_spawned", 3, milliseconds(5000))) << server->stdout_text();
   EXPECT_TRUE(server->wait_event_count("grpcd_spawned", 2, milliseconds(5000))) << server->stdout_text();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(http_get(server->port(), "/health").status, 200);
