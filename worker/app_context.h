@@ -19,6 +19,9 @@ class Router;
 
 void add_health_routes(Router& router, AppContext& app);
 void add_flow_routes(Router& router, AppContext& app);
+// Genkit's flow server: POST /<flow> and /flows/<flow> for every registered
+// flow (after the other routes: a path they have taken stays theirs).
+void add_flow_server_routes(Router& router, AppContext& app);
 void add_docs_routes(Router& router, AppContext& app);  // debug only: /openapi.json, /docs
 void add_metrics_routes(Router& router, AppContext& app);  // GET /metrics
 

@@ -36,6 +36,34 @@ Response error_response_for(const Status& status) {
   return r;
 }
 
+const char* genkit_status_name(Code code) {
+  return code == Code::kUpstream ? "INTERNAL" : code_name(code);
+}
+
+int genkit_http_status(Code code) {
+  switch (code) {
+    case Code::kUpstream:
+    case Code::kInternal: return 500;
+    default: return http_status_for(code);  // the same table for every other code
+  }
+}
+
+Json genkit_error_json(const Status& status, const Json* details) {
+  Json e = Json::object();
+  if (details) e.set("details", *details);
+  e.set("status", Json::string(genkit_status_name(status.code())));
+  e.set("message", Json::string(status.code() == Code::kInternal ? "Internal Error" : status.message()));
+  return e;
+}
+
+Response genkit_error_response(const Status& status, const Json* details) {
+  Response r;
+  r.status = genkit_http_status(status.code());
+  r.body = genkit_error_json(status, details).dump();
+  if (status.retry_after_s() >= 0) r.headers.push_back({"Retry-After", std::to_string(status.retry_after_s())});
+  return r;
+}
+
 std::string public_message(const Status& status) {
   return http_status_for(status.code()) == 500 ? "The server could not complete the request." : status.message();
 }

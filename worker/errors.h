@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "worker/http_types.h"
 
@@ -17,5 +18,14 @@ int http_status_for(Code code);
 Response error_response_for(const Status& status);
 // The message a client may see for a failed flow (generic for 500).
 std::string public_message(const Status& status);
+
+// Genkit's flow-server errors (docs/genkit-protocols.md §1): the status name
+// and HTTP code for a Code (an upstream failure is INTERNAL, as in grpcd),
+// and the body {"details"?, "status", "message"} — for INTERNAL a generic
+// message unless it is an upstream's (the real one goes to the log).
+const char* genkit_status_name(Code code);
+int genkit_http_status(Code code);
+Json genkit_error_json(const Status& status, const Json* details = nullptr);
+Response genkit_error_response(const Status& status, const Json* details = nullptr);
 
 }  // namespace genkit::http

@@ -23,6 +23,11 @@ class ProcessMetrics;
 
 namespace genkit::http {
 
+// The error format of the route a request is for: ours (errors.h), or that
+// of Genkit's flow server (genkit_error_response). The router sets it before
+// the gates run, so that their refusals (API key, rate limit) speak it too.
+enum class ErrorFormat { kRest, kGenkit };
+
 class Exchange {
  public:
   Exchange(Request request, const ResponsePolicy& policy);
@@ -37,6 +42,8 @@ class Exchange {
   // `route_label` (the router refines it once the route is known).
   void count_in(shm::ProcessMetrics* metrics, int route_label);
   void set_route_label(int label) { route_label_ = label; }
+  void set_error_format(ErrorFormat format) { error_format_ = format; }
+  ErrorFormat error_format() const { return error_format_; }
   // The client behind a trusted proxy (X-Forwarded-For), once resolved.
   void set_client_ip(std::string ip) { request_.client_ip = std::move(ip); }
   // The REQUEST_TIMEOUT timer of a request still running: held here so that
@@ -85,6 +92,7 @@ class Exchange {
   std::chrono::steady_clock::time_point started_;
   shm::ProcessMetrics* metrics_ = nullptr;
   int route_label_ = 0;
+  ErrorFormat error_format_ = ErrorFormat::kRest;
   std::unique_ptr<Timer> deadline_;
 };
 

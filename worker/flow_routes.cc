@@ -1,15 +1,12 @@
 // REST routes of the flows (SPEC.md §4): JSON in, JSON or SSE out. Every
 // route runs the registered flow; invalid input never reaches the model.
-#include <chrono>
-
 #include "common/json.h"
-#include "common/log.h"
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
-#include "common/telemetry/otlp_exporter.h"
 #include "common/state/flow_cache.h"
 #include "worker/app_context.h"
 #include "worker/errors.h"
+#include "worker/flow_run.h"
 #include "worker/request_key_memo.h"
 #include "worker/router.h"
 
@@ -79,39 +76,6 @@ Result<Json> read_input(const AppContext& app, const Request& req, const FlowAct
   if (!auth) return input;
   input->set("username", Json::string(*auth));
   return flow.input->validate(input->view());
-}
-
-// Enforces REQUEST_TIMEOUT on a request its flow has not answered yet (a
-// cache hit has, and needs no timer): cancels the run and lets `on_timeout`
-// answer. The exchange holds the timer; the timer only a weak reference.
-void arm_deadline(AppContext& app, const std::shared_ptr<Exchange>& ex, void (*on_timeout)(Exchange&)) {
-  if (ex->finished()) return;
-  std::weak_ptr<Exchange> weak = ex;
-  auto timer = std::make_unique<Timer>(app.runtime.loop().base(), [weak, on_timeout] {
-    std::shared_ptr<Exchange> ex = weak.lock();
-    if (!ex) return;
-    log_warning("request_timeout", {{"request_id", ex->request().request_id}, {"path", ex->request().path}});
-    on_timeout(*ex);
-    ex->cancel_token().cancel();
-  });
-  timer->start(std::chrono::seconds(app.config.request_timeout));
-  ex->hold_deadline(std::move(timer));
-}
-
-constexpr const char* kTimedOut = "the request took longer than REQUEST_TIMEOUT";
-
-// Continues the caller's trace when it sent a valid W3C traceparent.
-TraceContext trace_context(const Request& req) {
-  TraceContext t;
-  const std::string* tp = req.header("traceparent");
-  if (tp && !parse_traceparent(*tp, &t.trace_id, &t.parent_span_id)) t = TraceContext{};
-  return t;
-}
-
-void log_failure(const Request& req, const Status& status) {
-  if (status.code() == Code::kCancelled) return;
-  log_error("flow_failed", {{"request_id", req.request_id}, {"path", req.path},
-                            {"code", code_name(status.code())}, {"message", status.message()}});
 }
 
 void respond_json(Exchange& ex, std::string_view json) {

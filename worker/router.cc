@@ -5,16 +5,20 @@
 
 namespace genkit::http {
 
-void Router::add(const std::string& method, const std::string& path, Handler handler) {
+void Router::add(const std::string& method, const std::string& path, Handler handler, ErrorFormat format) {
   Route& route = routes_[path];
   if (route.methods.empty() && metrics_) route.label = metrics_->route_label(path);
+  route.format = format;
   route.methods[method] = std::move(handler);
 }
 
 void Router::handle(const std::shared_ptr<Exchange>& exchange) const {
   const Request& req = exchange->request();
   auto path = routes_.find(req.path);
-  if (path != routes_.end()) exchange->set_route_label(path->second.label);
+  if (path != routes_.end()) {
+    exchange->set_route_label(path->second.label);
+    exchange->set_error_format(path->second.format);
+  }
   for (const Gate& gate : gates_) {
     if (!gate(exchange)) return;
   }

@@ -27,13 +27,17 @@ class Router {
   // Routes are counted in `metrics` under their path (may be null).
   explicit Router(shm::ProcessMetrics* metrics = nullptr) : metrics_(metrics) {}
 
-  void add(const std::string& method, const std::string& path, Handler handler);
+  // `format`: how the path's errors are answered, the gates' included.
+  void add(const std::string& method, const std::string& path, Handler handler,
+           ErrorFormat format = ErrorFormat::kRest);
+  bool has(const std::string& path) const { return routes_.count(path) != 0; }
   void add_gate(Gate gate) { gates_.push_back(std::move(gate)); }
   void handle(const std::shared_ptr<Exchange>& exchange) const;
 
  private:
   struct Route {
     int label = 0;
+    ErrorFormat format = ErrorFormat::kRest;
     std::map<std::string, Handler> methods;
   };
   shm::ProcessMetrics* metrics_;

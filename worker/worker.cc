@@ -67,6 +67,7 @@ class Worker {
     http::add_metrics_routes(router_, app_);
     http::add_flow_routes(router_, app_);
     if (config_.debug) http::add_docs_routes(router_, app_);
+    http::add_flow_server_routes(router_, app_);
     ctx_.policy = http::response_policy_for(config_);
     install_gates();
 

@@ -64,6 +64,7 @@ std::string start_run(Runtime& runtime, const FlowAction& action, Json input, Js
   auto span = start_root_span(sink, action.name, "flow", sink ? input.dump() : "", trace.trace_id,
                               trace.parent_span_id);
   std::string trace_id = span->span().trace_id;
+  if (observer.on_start) observer.on_start(span->span());
   auto run = std::make_shared<FlowRun>(runtime, action, std::move(input), std::move(context),
                                        std::move(cancel), std::move(span), std::move(observer));
   action.fn(run);
@@ -80,10 +81,11 @@ std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json 
                      trace);
   }
   shm::CacheKey key = FlowCache::key_for(action.name, input);
-  auto compute = [&runtime, &action, input = std::move(input), context = std::move(context), trace](
-                     CancelToken flight_cancel, FlowCache::Finish finish) {
+  auto compute = [&runtime, &action, input = std::move(input), context = std::move(context), trace,
+                  on_start = std::move(observer.on_start)](CancelToken flight_cancel, FlowCache::Finish finish) {
     FlowObserver o;
     o.on_done = std::move(finish);
+    o.on_start = on_start;  // (this request's own compute: it leads the run)
     start_run(runtime, action, Json(input), Json(context), std::move(flight_cancel), std::move(o), trace);
   };
   cache->fetch(key, cancel, std::move(compute),

@@ -25,6 +25,11 @@ struct FlowObserver {
   // the cache already holds as text (a hit, or a run shared by identical
   // requests) comes here instead of on_done, with no parse or dump.
   std::function<void(std::string_view json)> on_json_text;
+  // Optional: the run's root span as it starts (before the flow function
+  // runs), e.g. for the flow server's x-genkit-trace-id/x-genkit-span-id.
+  // Not called when no run starts for this request (a cache hit, or a run
+  // shared with an identical request).
+  std::function<void(const Span& root)> on_start;
 };
 
 struct TraceContext {

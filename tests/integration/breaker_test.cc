@@ -132,9 +132,10 @@ TEST_F(BreakerTest, HalfOpenLetsOneProbeThroughAndItsSuccessCloses) {
   expect_circuit_refusal(joke(), 1);
   std::this_thread::sleep_until(opened + milliseconds(600));
 
-  // The probe is slow, so the others arrive while it is still out.
+  // The probe is slow, so the others arrive while it is still out (enough
+  // of them that the kernel hands some to each worker).
   ASSERT_TRUE(fake()->script(R"({"text":"probe ok","delay_ms":1000})")) << fake()->error();
-  std::vector<HttpResponse> replies = send_overlapping(port(), 8, kJoke, "{}");
+  std::vector<HttpResponse> replies = send_overlapping(port(), 16, kJoke, "{}");
   int succeeded = 0;
   std::set<int> pids;
   for (const HttpResponse& r : replies) {

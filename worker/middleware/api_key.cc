@@ -32,7 +32,13 @@ Gate make_api_key_gate(ApiKeys keys) {
     std::optional<std::string> presented = authorization_of(ex->request());
     Status s = keys.check(presented ? &*presented : nullptr);
     if (s.is_ok()) return true;
-    ex->respond(error_response(http_status_for(s.code()), s.message()));
+    if (ex->error_format() == ErrorFormat::kGenkit) {
+      // Genkit's api-key context provider, word for word.
+      bool absent = s.code() == Code::kUnauthenticated;
+      ex->respond(genkit_error_response(Status(s.code(), absent ? "Unauthenticated" : "Permission Denied")));
+    } else {
+      ex->respond(error_response(http_status_for(s.code()), s.message()));
+    }
     return false;
   };
 }

@@ -23,8 +23,11 @@ Gate make_rate_limit_gate(RateLimiter& limiter, shm::ProcessMetrics* metrics) {
     shm::RateDecision d = limiter.take(*ip);
     if (d.allowed) return true;
     if (metrics) metrics->rate_limited();
-    Response r = error_response(429, "rate limit exceeded: " + std::to_string(d.limit) + " requests per " +
-                                         limiter.period_name() + " per client");
+    std::string why = "rate limit exceeded: " + std::to_string(d.limit) + " requests per " + limiter.period_name() +
+                      " per client";
+    Response r = ex->error_format() == ErrorFormat::kGenkit
+                     ? genkit_error_response(Status(Code::kResourceExhausted, why))
+                     : error_response(429, why);
     r.headers = {{"Retry-After", std::to_string(d.retry_after_s)},
                  {"X-RateLimit-Limit", std::to_string(d.limit)},
                  {"X-RateLimit-Remaining", std::to_string(d.remaining)}};
