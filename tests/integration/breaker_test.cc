@@ -81,17 +81,21 @@ TEST_F(BreakerTest, OpensForEveryWorkerAfterThresholdFailures) {
   EXPECT_EQ(joke().status, 503);
   EXPECT_EQ(model_calls(), 3u);
 
-  auto started = Clock::now();
-  std::vector<HttpResponse> refused = send_overlapping(port(), 12, kJoke, "{}");
-  auto took = Clock::now() - started;
+  // Which worker accepts is the kernel's choice: batches until both have
+  // refused (an open circuit changes nothing by refusing).
   std::set<int> pids;
-  for (const HttpResponse& r : refused) {
-    expect_circuit_refusal(r, 2);
-    pids.insert(served_by(*server_, r.header("x-request-id").value_or("")));
+  for (int batch = 0; batch < 5 && pids.size() < 2; ++batch) {
+    auto started = Clock::now();
+    std::vector<HttpResponse> refused = send_overlapping(port(), 12, kJoke, "{}");
+    auto took = Clock::now() - started;
+    for (const HttpResponse& r : refused) {
+      expect_circuit_refusal(r, 2);
+      pids.insert(served_by(*server_, r.header("x-request-id").value_or("")));
+    }
+    pids.erase(0);
+    EXPECT_LT(took, milliseconds(1500)) << "an open circuit must fail fast";
   }
-  pids.erase(0);
   EXPECT_GE(pids.size(), 2u) << "the refusals should come from several workers";
-  EXPECT_LT(took, milliseconds(1500)) << "an open circuit must fail fast";
   EXPECT_EQ(model_calls(), 3u) << "an open circuit must not call the model";
 
   EXPECT_EQ(state_gauge(port(), "open"), 1);
