@@ -73,17 +73,22 @@ def ours(args, cmd, results):
         for _ in range(args.rounds):
             start = now_ms()
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            results["start_to_ready"].append(wait_notify(sock, "READY=1", start))
-            results["start_to_first_200"].append(wait_health(args.port, start))
-            time.sleep(0.3)
-            start = now_ms()
-            proc.send_signal(signal.SIGHUP)
-            results["reload_to_ready"].append(wait_notify(sock, "READY=1", start))
-            time.sleep(0.5)
-            start = now_ms()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(DEADLINE_S)
-            results["stop_to_exit"].append(now_ms() - start)
+            try:
+                results["start_to_ready"].append(wait_notify(sock, "READY=1", start))
+                results["start_to_first_200"].append(wait_health(args.port, start))
+                time.sleep(0.3)
+                start = now_ms()
+                proc.send_signal(signal.SIGHUP)
+                results["reload_to_ready"].append(wait_notify(sock, "READY=1", start))
+                time.sleep(0.5)
+                start = now_ms()
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(DEADLINE_S)
+                results["stop_to_exit"].append(now_ms() - start)
+            finally:
+                if proc.poll() is None:  # a failed round leaves no server behind
+                    proc.send_signal(signal.SIGQUIT)
+                    proc.wait(DEADLINE_S)
 
 
 def nginx(args, cmd, results):
