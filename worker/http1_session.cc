@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 
 #include "common/runtime/trace.h"
 #include "worker/errors.h"
@@ -20,23 +19,6 @@ constexpr std::size_t kMaxHeaders = 100;
 constexpr int kDrainIdleGraceS = 1;
 
 Http1Session* session_of(http_parser* p) { return static_cast<Http1Session*>(p->data); }
-
-// "Date:" changes once a second; format it once a second.
-const std::string& date_field() {
-  static std::string cached;
-  static std::time_t cached_at = 0;
-  std::time_t now = std::time(nullptr);
-  if (now != cached_at) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-    cached = buf;
-    cached_at = now;
-  }
-  return cached;
-}
-
 
 }  // namespace
 
@@ -300,7 +282,9 @@ void Http1Exchange::write_head(const ResponseHead& response) {
   head += ' ';
   head += reason_phrase(response.status);
   head += "\r\n";
-  head += date_field();
+  head += "Date: ";
+  head += http_date();
+  head += "\r\n";
   for (const HeadField& f : response.fields) {
     head += f.name;
     head += ": ";

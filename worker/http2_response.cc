@@ -5,7 +5,6 @@
 // next write. A stream whose reader falls too far behind is reset.
 #include <cctype>
 #include <cstring>
-#include <ctime>
 
 #include "common/log.h"
 #include "worker/http2_session.h"
@@ -13,21 +12,6 @@
 namespace genkit::http {
 
 namespace {
-
-// The "date" field changes once a second; format it once a second.
-std::string_view http_date() {
-  static char cached[64];
-  static std::size_t cached_len = 0;
-  static std::time_t cached_at = 0;
-  std::time_t now = std::time(nullptr);
-  if (now != cached_at) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    cached_len = std::strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached_at = now;
-  }
-  return {cached, cached_len};
-}
 
 // Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
 bool connection_specific(std::string_view lower_name) {
@@ -47,15 +31,20 @@ void Http2Session::submit_head(Http2Stream& st, const ResponseHead& head) {
   if (closed_ || st.dropped) return;
   std::string status = std::to_string(head.status);
   std::string length = head.content_length >= 0 ? std::to_string(head.content_length) : std::string();
-  std::vector<std::string> names;
-  names.reserve(head.fields.size());  // (no reallocation: nva points into these)
+  // HTTP/2 names are lower-case: all of them in one buffer, sized first
+  // so that nothing moves while nva points into it.
+  std::size_t name_bytes = 0;
+  for (const HeadField& f : head.fields) name_bytes += f.name.size();
+  std::string names;
+  names.reserve(name_bytes);
   std::vector<nghttp2_nv> nva;
   nva.reserve(head.fields.size() + 3);
   nva.push_back(nv(":status", status));
   nva.push_back(nv("date", http_date()));
   for (const HeadField& f : head.fields) {
-    std::string& name = names.emplace_back(f.name);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::size_t at = names.size();
+    for (char c : f.name) names.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    std::string_view name(names.data() + at, f.name.size());
     if (connection_specific(name) || name == "content-length") continue;
     nva.push_back(nv(name, f.value));
   }

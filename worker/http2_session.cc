@@ -153,9 +153,8 @@ void Http2Session::terminate(uint32_t error_code) {
   nghttp2_session_terminate_session(session_, error_code);
   pump();
   if (closed_) return;
-  if (error_code != NGHTTP2_NO_ERROR) return conn_.arm_timer(kLingerS);
-  conn_.arm_timer(kLingerS);  // (a client that does not take the GOAWAY)
-  conn_.close_after_write();
+  conn_.arm_timer(kLingerS);  // (also for a client that does not take the GOAWAY)
+  if (error_code == NGHTTP2_NO_ERROR) conn_.close_after_write();
 }
 
 // ---- timers and drain ----

@@ -1,6 +1,22 @@
 #include "worker/http_types.h"
 
+#include <ctime>
+
 namespace genkit::http {
+
+std::string_view http_date() {
+  static char cached[64];
+  static std::size_t cached_len = 0;
+  static std::time_t cached_at = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    cached_len = std::strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_at = now;
+  }
+  return {cached, cached_len};
+}
 
 const char* reason_phrase(int status) {
   switch (status) {

@@ -56,5 +56,8 @@ struct ResponseHead {
 };
 
 const char* reason_phrase(int status);
+// The Date value of a response ("Sun, 06 Dec 2026 08:12:06 GMT"), formatted
+// once a second. Valid until the next call.
+std::string_view http_date();
 
 }  // namespace genkit::http
