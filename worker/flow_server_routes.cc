@@ -188,28 +188,26 @@ void run_stream(AppContext& app, const FlowAction& flow, JsonView data, Json con
   arm_deadline(app, ex, [](Exchange& x) { end_with_error(x, Status(Code::kDeadlineExceeded, kTimedOut)); });
 }
 
-void serve(AppContext& app, const std::string& name, const std::shared_ptr<Exchange>& ex) {
-  const FlowAction* flow = app.runtime.registry().flow(name);
-  if (!flow) return ex->respond(genkit_error_response(Status(Code::kNotFound, "no flow named " + name)));
+void serve(AppContext& app, const FlowAction& flow, const std::shared_ptr<Exchange>& ex) {
   Result<Json> data = read_data(ex->request());
   if (!data.ok()) return ex->respond(genkit_error_response(data.status()));
   Json context = context_for(app, ex->request());
-  if (wants_stream(ex->request())) return run_stream(app, *flow, data->view(), std::move(context), ex);
+  if (wants_stream(ex->request())) return run_stream(app, flow, data->view(), std::move(context), ex);
   Json details;
-  Result<Json> input = validate(*flow, data->view(), &details);
+  Result<Json> input = validate(flow, data->view(), &details);
   if (!input.ok()) return ex->respond(genkit_error_response(input.status(), &details));
-  run_unary(app, *flow, std::move(input).value(), std::move(context), ex);
+  run_unary(app, flow, std::move(input).value(), std::move(context), ex);
 }
 
 }  // namespace
 
 void add_flow_server_routes(Router& router, AppContext& app) {
   for (const FlowAction* flow : app.runtime.registry().flows()) {
-    std::string name = flow->name;
-    Handler handler = [&app, name](const std::shared_ptr<Exchange>& ex) { serve(app, name, ex); };
+    // (The registry outlives the router: the handler keeps the flow itself.)
+    Handler handler = [&app, flow](const std::shared_ptr<Exchange>& ex) { serve(app, *flow, ex); };
     // (A bare path some other route has taken stays that route's.)
-    if (!router.has("/" + name)) router.add("POST", "/" + name, handler, ErrorFormat::kGenkit);
-    router.add("POST", "/flows/" + name, handler, ErrorFormat::kGenkit);
+    if (!router.has("/" + flow->name)) router.add("POST", "/" + flow->name, handler, ErrorFormat::kGenkit);
+    router.add("POST", "/flows/" + flow->name, handler, ErrorFormat::kGenkit);
   }
 }
 
