@@ -54,7 +54,10 @@ struct Config {
   std::string log_format = "json";           // LOG_FORMAT: json|console, --log-format (debug → console when unset)
   std::string log_file;                      // LOG_FILE ("" → stdout)
   std::string env_name;                      // --env NAME (loads .NAME.env)
-  std::string genkit_env;                    // GENKIT_ENV ("dev" enables the reflection API)
+  std::string genkit_env = "prod";           // GENKIT_ENV: "dev" serves the reflection API and exports traces to the tools
+  std::string genkit_runtime_id;             // GENKIT_RUNTIME_ID ("" → <pid>-<port>)
+  std::string genkit_telemetry_server;       // GENKIT_TELEMETRY_SERVER (dev: where traces go; else /api/notify's URL)
+  bool genkit_realtime_telemetry = false;    // GENKIT_ENABLE_REALTIME_TELEMETRY (dev: spans also posted as they start)
   // Resilience
   bool cache_enabled = true;                 // CACHE_ENABLED
   int cache_ttl = 300;                       // CACHE_TTL (s)
@@ -78,6 +81,7 @@ struct Config {
   std::string otel_service_name = "genkit-endpoints";  // OTEL_SERVICE_NAME, --otel-service-name
   bool telemetry_disabled = false;           // GENKIT_TELEMETRY_DISABLED, --no-telemetry
 
+  bool dev_mode() const { return genkit_env == "dev"; }
   int effective_workers() const;             // web_concurrency or min(2×CPU+1, 12)
   int effective_graceful_timeout() const;    // graceful_timeout or shutdown_grace
 };

@@ -20,6 +20,7 @@ constexpr int kDay = 86400;
 constexpr int64_t kMaxBody = std::numeric_limits<int>::max();
 constexpr const char* kLevels[] = {"debug", "info", "warning", "error"};
 constexpr const char* kFormats[] = {"json", "console"};
+constexpr const char* kGenkitEnvs[] = {"dev", "prod"};
 
 Status set_list(std::vector<std::string>* out, const Value& v) {
   *out = parse_list(v.text);
@@ -159,8 +160,16 @@ const SettingSpec kSettings[] = {
      APPLY(parse_choice(v, kFormats, &c.log_format))},
     {"LOG_FILE", nullptr, nullptr, "\"\" (stdout)", "append logs to this file; SIGUSR1 reopens it", S,
      APPLY(set_text(&c.log_file, v))},
-    {"GENKIT_ENV", nullptr, nullptr, "\"\"", "\"dev\" enables the Genkit reflection API (not enforced yet)", S,
-     APPLY(set_text(&c.genkit_env, v))},
+    {"GENKIT_ENV", nullptr, nullptr, "prod",
+     "dev|prod; dev serves the Genkit reflection API on 127.0.0.1:3100-3200 and exports traces to the tools", S,
+     APPLY(parse_choice(v, kGenkitEnvs, &c.genkit_env))},
+    {"GENKIT_RUNTIME_ID", nullptr, nullptr, "<pid>-<port>", "dev: the runtime id in .genkit/runtimes/", S,
+     APPLY(set_text(&c.genkit_runtime_id, v))},
+    {"GENKIT_TELEMETRY_SERVER", nullptr, nullptr, "\"\" (the URL the tools announce)",
+     "dev: the Genkit telemetry server traces are posted to", S,
+     APPLY(set_optional_url(&c.genkit_telemetry_server, v))},
+    {"GENKIT_ENABLE_REALTIME_TELEMETRY", nullptr, nullptr, "false", "dev: also post each span as it starts", T,
+     APPLY(parse_bool(v, &c.genkit_realtime_telemetry))},
     // Resilience
     {"CACHE_ENABLED", nullptr, nullptr, "true",
      "cache the results of translate, describe-image, generate-character, generate-code, review-code", T,

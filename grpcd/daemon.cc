@@ -26,7 +26,7 @@
 #include "common/net/http_client.h"
 #include "common/runtime/runtime.h"
 #include "common/state/shared_state.h"
-#include "common/telemetry/otlp_exporter.h"
+#include "common/telemetry/trace_exporters.h"
 #include "grpcd/access_log.h"
 #include "grpcd/client_connections.h"
 #include "grpcd/daemon_context.h"
@@ -57,9 +57,9 @@ class Grpcd {
   explicit Grpcd(const GrpcdSetup& setup)
       : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free),
         base_(base_owner_.get()), loop_(base_), http_client_(loop_),
-        exporter_(make_otlp_exporter(config_, loop_, http_client_)),
+        exporters_(config_, loop_, http_client_),
         shared_(loop_, setup.segment, shm::ProcessKind::kGrpc, config_),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink_for(exporter_.get()), shared_.cache()}),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, exporters_.sink(), shared_.cache()}),
         inbox_(base_),
         daemon_{runtime_, shared_, config_, inbox_, trusted_proxies(config_), ApiKeys(config_.api_keys)},
         service_(daemon_) {}
@@ -252,7 +252,7 @@ class Grpcd {
   }
 
   void stop_loop() {
-    after_spans_sent(exporter_.get(), [this] { event_base_loopexit(base_, nullptr); });
+    exporters_.flush([this] { event_base_loopexit(base_, nullptr); });
   }
 
   const GrpcdSetup& setup_;
@@ -261,7 +261,7 @@ class Grpcd {
   event_base* base_;
   Loop loop_;
   HttpClient http_client_;
-  std::unique_ptr<OtlpExporter> exporter_;
+  TraceExporters exporters_;
   SharedState shared_;
   Runtime runtime_;
   grpcd::LoopInbox inbox_;

@@ -43,7 +43,7 @@ sigset_t handled_set() {
 }  // namespace
 
 Arbiter::Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, std::shared_ptr<http::TlsContext> tls,
-                 int listen_fd, GrpcPlan grpc, shm::Segment* segment)
+                 int listen_fd, GrpcPlan grpc, shm::Segment* segment, ReflectionListener reflection)
     : inputs_(std::move(inputs)),
       config_(std::make_shared<Config>(std::move(loaded.config))),
       prompts_(std::make_shared<PromptList>(std::move(prompts))),
@@ -52,6 +52,7 @@ Arbiter::Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, s
       listen_fd_(listen_fd),
       grpc_(std::move(grpc)),
       segment_(segment),
+      reflection_(std::move(reflection)),
       target_workers_(config_->effective_workers()) {}
 
 int Arbiter::run() {
@@ -152,6 +153,12 @@ void Arbiter::spawn(int slot) {
     setup.listen_fd = listen_fd_;
     setup.index = slot;
     setup.control_fd = pipe_fds[1];
+    if (slot == 1) {
+      setup.reflection_fd = reflection_.fd();
+      setup.runtime_id = reflection_.runtime_id();
+    } else if (reflection_.fd() >= 0) {
+      close(reflection_.fd());  // (a child never returns here: the listener's destructor never runs)
+    }
     int code = run_worker(setup);
     std::fflush(nullptr);
     _exit(code);
@@ -191,6 +198,10 @@ void Arbiter::on_message(pid_t pid) {
   for (ssize_t i = 0; i < n; ++i) {
     if (buf[i] == 'r') on_ready(pid);
     if (buf[i] == 'm') on_recycle_request(pid);
+    if (buf[i] == 'q') {
+      log_info("reflection_api_stopped", {{"by", "/api/__quitquitquit"}});
+      reflection_.close();
+    }
   }
 }
 
@@ -240,6 +251,7 @@ void Arbiter::on_ready(pid_t pid) {
   if (!announced_ready_) {
     announced_ready_ = true;
     log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}, {"grpc", grpc_enabled()}});
+    reflection_.write_runtime_file();  // (the tools may call it from now on)
     sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers%s", static_cast<int>(ready_slots.size()),
                grpc_enabled() ? " and grpcd" : "");
   }
@@ -448,6 +460,7 @@ void Arbiter::begin_stop(int worker_signal, int grace_seconds) {
     close(listen_fd_);
     listen_fd_ = -1;
   }
+  reflection_.close();  // (removes the runtime file: the tools stop calling)
   stop_deadline_ = Clock::now() + std::chrono::seconds(grace_seconds);
   sd_notify(0, "STOPPING=1");
   signal_all(worker_signal);

@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/flows/builtins.h"
+#include "supervisor/reflection_listener.h"
 #include "worker/tls_context.h"
 
 namespace genkit {
@@ -41,8 +42,7 @@ class Arbiter {
   // `segment`: the shared state every worker maps (created before any fork).
   // `settings`: what the configuration resolved to (LoadedConfig::settings).
   Arbiter(ConfigInputs inputs, LoadedConfig loaded, PromptList prompts, std::shared_ptr<http::TlsContext> tls,
-          int listen_fd, GrpcPlan grpc,
-          shm::Segment* segment);
+          int listen_fd, GrpcPlan grpc, shm::Segment* segment, ReflectionListener reflection = {});
   int run();  // returns the supervisor's exit code
 
  private:
@@ -92,6 +92,7 @@ class Arbiter {
   int listen_fd_;
   GrpcPlan grpc_;
   shm::Segment* segment_;
+  ReflectionListener reflection_;  // dev mode: served by worker 1
   int signal_fd_ = -1;
   int target_workers_ = 1;
   int generation_ = 0;

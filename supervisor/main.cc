@@ -12,6 +12,7 @@
 #include "supervisor/arbiter.h"
 #include "supervisor/grpcd_launcher.h"
 #include "supervisor/listen_socket.h"
+#include "supervisor/reflection_listener.h"
 #include "supervisor/socket_activation.h"
 
 extern char** environ;
@@ -141,7 +142,14 @@ int main(int argc, char** argv) {
     log_info("grpc_listening", {{"host", config.bind_host}, {"port", grpc_sock->port}});
   }
 
+  ReflectionListener reflection;
+  if (config.dev_mode()) {
+    Result<ReflectionListener> opened = ReflectionListener::open(config);
+    if (!opened.ok()) return fail(1, opened.status().message());
+    reflection = std::move(opened).value();
+  }
+
   Arbiter arbiter(std::move(inputs), std::move(loaded).value(), std::move(prompts).value(), std::move(tls).value(),
-                  sock->fd, std::move(grpc), segment.value().get());
+                  sock->fd, std::move(grpc), segment.value().get(), std::move(reflection));
   return arbiter.run();
 }

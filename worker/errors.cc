@@ -40,6 +40,25 @@ const char* genkit_status_name(Code code) {
   return code == Code::kUpstream ? "INTERNAL" : code_name(code);
 }
 
+int genkit_status_number(Code code) {
+  switch (code) {
+    case Code::kOk: return 0;
+    case Code::kCancelled: return 1;
+    case Code::kInvalidArgument: return 3;
+    case Code::kDeadlineExceeded: return 4;
+    case Code::kNotFound: return 5;
+    case Code::kPermissionDenied: return 7;
+    case Code::kResourceExhausted: return 8;
+    case Code::kFailedPrecondition: return 9;
+    case Code::kUnimplemented: return 12;
+    case Code::kUnavailable: return 14;
+    case Code::kUnauthenticated: return 16;
+    case Code::kInternal:
+    case Code::kUpstream: return 13;
+  }
+  return 13;
+}
+
 int genkit_http_status(Code code) {
   switch (code) {
     case Code::kUpstream:

@@ -24,6 +24,7 @@ std::string public_message(const Status& status);
 // and the body {"details"?, "status", "message"} — for INTERNAL a generic
 // message unless it is an upstream's (the real one goes to the log).
 const char* genkit_status_name(Code code);
+int genkit_status_number(Code code);  // the reflection API's numeric code (INVALID_ARGUMENT 3, INTERNAL 13)
 int genkit_http_status(Code code);
 Json genkit_error_json(const Status& status, const Json* details = nullptr);
 Response genkit_error_response(const Status& status, const Json* details = nullptr);

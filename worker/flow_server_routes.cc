@@ -24,12 +24,7 @@ namespace {
 
 // ?stream=true or an Accept header naming text/event-stream.
 bool wants_stream(const Request& req) {
-  std::string_view q = req.query;
-  while (!q.empty()) {
-    std::size_t amp = q.find('&');
-    if (q.substr(0, amp) == "stream=true") return true;
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-  }
+  if (query_param(req.query, "stream") == "true") return true;
   for (const Header& h : req.headers) {
     if (h.name == "accept" && h.value.find("text/event-stream") != std::string::npos) return true;
   }

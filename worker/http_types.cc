@@ -44,4 +44,17 @@ const char* reason_phrase(int status) {
   }
 }
 
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.size() >= name.size() && pair.substr(0, name.size()) == name &&
+        (pair.size() == name.size() || pair[name.size()] == '=')) {
+      return pair.size() == name.size() ? std::string_view() : pair.substr(name.size() + 1);
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace genkit::http

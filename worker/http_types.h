@@ -3,6 +3,7 @@
 // handler and every middleware serves both.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ struct ResponseHead {
 };
 
 const char* reason_phrase(int status);
+
+// The raw value of `name` in a query string ("a=1&stream=true"), if present.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name);
 // The Date value of a response ("Sun, 06 Dec 2026 08:12:06 GMT"), formatted
 // once a second. Valid until the next call.
 std::string_view http_date();

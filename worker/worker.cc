@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "common/net/http_client.h"
-#include "common/telemetry/otlp_exporter.h"
+#include "common/telemetry/trace_exporters.h"
 #include "common/runtime/runtime.h"
 #include "common/net/acceptor.h"
 #include "worker/app_context.h"
@@ -20,6 +20,7 @@
 #include "worker/middleware/cors.h"
 #include "worker/middleware/rate_limit.h"
 #include "worker/middleware/trusted_hosts.h"
+#include "worker/reflection_server.h"
 #include "worker/router.h"
 #include "worker/server_context.h"
 
@@ -43,9 +44,9 @@ class Worker {
       : setup_(setup), config_(*setup.config), base_owner_(new_event_base(), &event_base_free), base_(base_owner_.get()),
         loop_(base_),
         http_client_(loop_),
-        exporter_(make_otlp_exporter(config_, loop_, http_client_)),
+        exporters_(config_, loop_, http_client_),
         shared_(loop_, setup.segment, shm::ProcessKind::kWorker, config_),
-        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, span_sink_for(exporter_.get()), shared_.cache()}),
+        runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, exporters_.sink(), shared_.cache()}),
         app_{runtime_, config_, default_model_name(config_), shared_},
         router_(&shared_.metrics()) {}
 
@@ -94,6 +95,15 @@ class Worker {
     if (!acceptor_->start()) {
       log_error("worker_boot_failed", {{"reason", "cannot watch the inherited listening socket"}});
       return kBootFailureExit;
+    }
+    if (setup_.reflection_fd >= 0) {
+      reflection_ = std::make_unique<http::ReflectionServer>(
+          base_, app_, setup_.reflection_fd, setup_.runtime_id, exporters_.genkit(), [this] { maybe_exit(); },
+          [this] { tell_supervisor('q'); });
+      if (!reflection_->start()) {
+        log_error("worker_boot_failed", {{"reason", "cannot watch the reflection API's socket"}});
+        return kBootFailureExit;
+      }
     }
     add_signal(SIGTERM, &Worker::on_drain_signal);
     add_signal(SIGQUIT, &Worker::on_quit_signal);
@@ -171,6 +181,7 @@ class Worker {
     ctx_.draining = true;
     log_info("worker_draining", {{"reason", reason}, {"open_connections", ctx_.open_connections}});
     acceptor_->stop();
+    if (reflection_) reflection_->stop();
     std::vector<http::Connection*> open(ctx_.connections.begin(), ctx_.connections.end());
     for (http::Connection* c : open) c->begin_drain();
     deadline_ = evtimer_new(base_, &Worker::on_deadline, this);
@@ -181,9 +192,10 @@ class Worker {
 
   void maybe_exit() {
     if (!ctx_.draining || ctx_.open_connections != 0 || exiting_) return;
+    if (reflection_ && reflection_->open_connections() != 0) return;
     exiting_ = true;
     // (The drain deadline still bounds the wait for the last spans.)
-    after_spans_sent(exporter_.get(), [this] { event_base_loopexit(base_, nullptr); });
+    exporters_.flush([this] { event_base_loopexit(base_, nullptr); });
   }
 
   const WorkerSetup& setup_;
@@ -192,13 +204,14 @@ class Worker {
   event_base* base_;
   Loop loop_;
   HttpClient http_client_;
-  std::unique_ptr<OtlpExporter> exporter_;  // null when tracing export is off
+  TraceExporters exporters_;
   SharedState shared_;
   Runtime runtime_;
   http::AppContext app_;
   http::Router router_;
   http::ServerContext ctx_;
   std::unique_ptr<Acceptor> acceptor_;
+  std::unique_ptr<http::ReflectionServer> reflection_;  // dev mode, worker 1
   event* deadline_ = nullptr;
   std::vector<event*> signals_;
   bool exiting_ = false;

@@ -24,7 +24,10 @@ struct WorkerSetup {
   const http::TlsContext* tls = nullptr;  // null: plain HTTP
   int listen_fd = -1;
   int index = 1;        // 1-based, for logs
-  int control_fd = -1;  // to the supervisor: 'r' once accepting, 'm' when MAX_REQUESTS is reached
+  int control_fd = -1;  // to the supervisor: 'r' once accepting, 'm' when MAX_REQUESTS is reached,
+                        // 'q' when the tools have stopped the reflection API (/api/__quitquitquit)
+  int reflection_fd = -1;  // dev mode, worker 1 only: the reflection API's socket
+  std::string runtime_id;  // dev mode: the id in the runtime file
 };
 
 // Runs until drained (SIGTERM) or stopped (SIGQUIT). On reaching MAX_REQUESTS

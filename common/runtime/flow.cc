@@ -62,7 +62,7 @@ std::string start_run(Runtime& runtime, const FlowAction& action, Json input, Js
                       FlowObserver observer, const TraceContext& trace) {
   const SpanSink& sink = runtime.options().span_sink;
   auto span = start_root_span(sink, action.name, "flow", sink ? input.dump() : "", trace.trace_id,
-                              trace.parent_span_id);
+                              trace.parent_span_id, sink ? context.dump() : "");
   std::string trace_id = span->span().trace_id;
   if (observer.on_start) observer.on_start(span->span());
   auto run = std::make_shared<FlowRun>(runtime, action, std::move(input), std::move(context),
@@ -76,7 +76,7 @@ std::string start_run(Runtime& runtime, const FlowAction& action, Json input, Js
 std::string run_validated_flow(Runtime& runtime, const FlowAction& action, Json input, Json context,
                                CancelToken cancel, FlowObserver observer, const TraceContext& trace) {
   FlowCache* cache = runtime.options().cache;
-  if (!cache || !action.cacheable || observer.on_chunk) {
+  if (!cache || !action.cacheable || observer.on_chunk || observer.own_run) {
     return start_run(runtime, action, std::move(input), std::move(context), std::move(cancel), std::move(observer),
                      trace);
   }

@@ -30,6 +30,9 @@ struct FlowObserver {
   // Not called when no run starts for this request (a cache hit, or a run
   // shared with an identical request).
   std::function<void(const Span& root)> on_start;
+  // A run of its own, never answered from the cache or shared with an
+  // identical request (the Genkit tools show each run's trace).
+  bool own_run = false;
 };
 
 struct TraceContext {

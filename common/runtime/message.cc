@@ -96,4 +96,36 @@ Json Message::to_json() const {
   return out;
 }
 
+Result<Message> Message::from_json(JsonView json) {
+  if (!json.is_object()) return Status(Code::kInvalidArgument, "a message must be an object");
+  Message m;
+  if (!json["role"].is_string() || !parse_role(json["role"].as_string(), &m.role)) {
+    return Status(Code::kInvalidArgument, "role: must be one of user, model, system, tool");
+  }
+  JsonView content = json["content"];
+  if (!content.is_array()) return Status(Code::kInvalidArgument, "content: must be an array of parts");
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    JsonView p = content.at(i);
+    std::string where = "content." + std::to_string(i) + ": ";
+    if (p["text"].is_string()) {
+      m.content.push_back(Part::text_part(std::string(p["text"].as_string())));
+    } else if (p["media"].is_object() && p["media"]["url"].is_string()) {
+      JsonView type = p["media"]["contentType"];
+      m.content.push_back(Part::media_part(std::string(p["media"]["url"].as_string()),
+                                           type.is_string() ? std::string(type.as_string()) : ""));
+    } else if (p["toolRequest"]["name"].is_string() || p["toolResponse"]["name"].is_string()) {
+      bool request = p["toolRequest"].is_object();
+      JsonView call = request ? p["toolRequest"] : p["toolResponse"];
+      std::string name(call["name"].as_string());
+      std::string ref = call["ref"].is_string() ? std::string(call["ref"].as_string()) : "";
+      Json data = Json::copy_of(call[request ? "input" : "output"]);
+      m.content.push_back(request ? Part::tool_request(std::move(name), std::move(data), std::move(ref))
+                                  : Part::tool_response(std::move(name), std::move(data), std::move(ref)));
+    } else {
+      return Status(Code::kInvalidArgument, where + "a part holds text, media, toolRequest or toolResponse");
+    }
+  }
+  return m;
+}
+
 }  // namespace genkit

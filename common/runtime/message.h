@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/status.h"
 
 namespace genkit {
 
@@ -37,6 +38,8 @@ struct Message {
 
   std::string text() const;  // concatenated text parts
   Json to_json() const;      // Genkit's wire shape: {"role":..,"content":[{"text":..},{"media":{..}}]}
+  // The reverse, checked: INVALID_ARGUMENT naming what is wrong ("content.1: ...").
+  static Result<Message> from_json(JsonView json);
 };
 
 }  // namespace genkit

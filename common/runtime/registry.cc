@@ -59,4 +59,10 @@ std::vector<const Model*> Registry::models() const {
   return out;
 }
 
+std::vector<std::shared_ptr<const PromptTemplate>> Registry::prompts() const {
+  std::vector<std::shared_ptr<const PromptTemplate>> out;
+  for (const auto& [_, p] : prompts_) out.push_back(p);
+  return out;
+}
+
 }  // namespace genkit

@@ -52,6 +52,7 @@ class Registry {
   std::vector<const FlowAction*> flows() const;
   std::vector<const ToolAction*> tools() const;
   std::vector<const Model*> models() const;
+  std::vector<std::shared_ptr<const PromptTemplate>> prompts() const;
 
  private:
   std::map<std::string, std::unique_ptr<Model>> models_;

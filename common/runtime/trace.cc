@@ -65,7 +65,10 @@ std::string uuid4() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
-ActiveSpan::ActiveSpan(SpanSink sink, Span span) : sink_(std::move(sink)), span_(std::move(span)) {}
+ActiveSpan::ActiveSpan(SpanSink sink, Span span, std::shared_ptr<bool> trace_failed)
+    : sink_(std::move(sink)), span_(std::move(span)), trace_failed_(std::move(trace_failed)) {
+  if (sink_.on_start) sink_.on_start(span_);
+}
 
 ActiveSpan::~ActiveSpan() { finish(); }
 
@@ -86,36 +89,41 @@ std::shared_ptr<ActiveSpan> ActiveSpan::child(std::string name, std::string type
   s.subtype = std::move(subtype);
   s.input = std::move(input_json);
   s.start_ms = now_unix_ms_precise();
-  return std::make_shared<ActiveSpan>(sink_, std::move(s));
+  return std::make_shared<ActiveSpan>(sink_, std::move(s), trace_failed_);
 }
 
 void ActiveSpan::fail(std::string message) {
   if (!sink_) return;  // (the inert child is shared: it stays untouched)
   span_.ok = false;
   span_.error = std::move(message);
+  // Inner spans fail before the spans around them: the first is the source.
+  if (trace_failed_ && !*trace_failed_) span_.failure_source = *trace_failed_ = true;
 }
 
 void ActiveSpan::finish() {
   if (finished_) return;
   finished_ = true;
   span_.end_ms = now_unix_ms_precise();
-  if (sink_) sink_(span_);
+  if (sink_) sink_.on_end(span_);
 }
 
 std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std::string subtype,
                                             std::string input_json, std::string trace_id,
-                                            std::string parent_span_id) {
+                                            std::string parent_span_id, std::string context_json) {
   Span s;
   s.trace_id = trace_id.empty() ? random_hex(16) : std::move(trace_id);
   s.span_id = random_hex(8);
   s.parent_span_id = std::move(parent_span_id);
   s.type = "action";
   s.subtype = std::move(subtype);
-  s.path = "/{" + name + ",t:" + s.subtype + "}";
+  // (Genkit's roots: /{tell_joke,t:flow}, /{get_current_time,t:action}, /{mock/echo,t:action,s:model}.)
+  s.path = s.subtype == "flow" ? "/{" + name + ",t:flow}" : path_segment(name, "action", s.subtype == "tool" ? "" : s.subtype);
   s.name = std::move(name);
   s.input = std::move(input_json);
+  s.context = std::move(context_json);
   s.start_ms = now_unix_ms_precise();
-  return std::make_shared<ActiveSpan>(std::move(sink), std::move(s));
+  auto trace_failed = sink ? std::make_shared<bool>(false) : nullptr;
+  return std::make_shared<ActiveSpan>(std::move(sink), std::move(s), std::move(trace_failed));
 }
 
 bool valid_request_id(std::string_view id) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "common/json.h"
 
@@ -21,18 +22,33 @@ struct Span {
   std::string path;            // genkit:path, e.g. /{translate_text,t:flow}/{sanitize-input,t:flowStep}
   std::string input;           // JSON text
   std::string output;          // JSON text
+  std::string context;         // JSON text of the flow's context (root spans; "" → none)
   bool ok = true;
+  bool failure_source = false;  // the first span of its trace to fail (genkit:isFailureSource)
   std::string error;
   double start_ms = 0;
-  double end_ms = 0;
+  double end_ms = 0;           // 0 while the span runs
+
+  // genkit:key for actions: /flow/tell_joke, /model/mock/echo, /tool/get_current_time.
+  std::string key() const { return type == "action" ? "/" + subtype + "/" + name : std::string(); }
 };
 
-using SpanSink = std::function<void(const Span&)>;
+// Where spans go. on_end gets every finished span; on_start, when set, each
+// span as it starts (end_ms 0): the Genkit tools' realtime telemetry.
+struct SpanSink {
+  std::function<void(const Span&)> on_end;
+  std::function<void(const Span&)> on_start;
+
+  SpanSink() = default;
+  template <typename F, typename = std::enable_if_t<std::is_invocable_v<F&, const Span&>>>
+  SpanSink(F end) : on_end(std::move(end)) {}  // NOLINT: a plain callable is an end-only sink
+  explicit operator bool() const { return static_cast<bool>(on_end); }
+};
 
 // A span being recorded; ends (and reaches the sink) once, on finish() or destruction.
 class ActiveSpan {
  public:
-  ActiveSpan(SpanSink sink, Span span);
+  ActiveSpan(SpanSink sink, Span span, std::shared_ptr<bool> trace_failed = nullptr);
   ~ActiveSpan();
   ActiveSpan(const ActiveSpan&) = delete;
   ActiveSpan& operator=(const ActiveSpan&) = delete;
@@ -52,13 +68,15 @@ class ActiveSpan {
  private:
   SpanSink sink_;
   Span span_;
+  std::shared_ptr<bool> trace_failed_;  // shared by a trace's spans: who failed first
   bool finished_ = false;
 };
 
-// Root span of a flow run; `trace_id`/`parent` continue an incoming traceparent when given.
+// Root span of a run of a flow (subtype "flow"), tool or model; `trace_id`/
+// `parent` continue an incoming traceparent when given.
 std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std::string subtype,
                                             std::string input_json, std::string trace_id = "",
-                                            std::string parent_span_id = "");
+                                            std::string parent_span_id = "", std::string context_json = "");
 
 std::string random_hex(std::size_t bytes);  // 2×bytes lowercase hex chars
 std::string uuid4();
