@@ -250,8 +250,8 @@ void Arbiter::on_ready(pid_t pid) {
   }
   if (!announced_ready_) {
     announced_ready_ = true;
-    log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}, {"grpc", grpc_enabled()}});
     reflection_.write_runtime_file();  // (the tools may call it from now on)
+    log_info("ready", {{"workers", static_cast<int>(ready_slots.size())}, {"grpc", grpc_enabled()}});
     sd_notifyf(0, "READY=1\nSTATUS=serving with %d workers%s", static_cast<int>(ready_slots.size()),
                grpc_enabled() ? " and grpcd" : "");
   }

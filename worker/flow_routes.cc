@@ -1,6 +1,14 @@
 // REST routes of the flows (SPEC.md §4): JSON in, JSON or SSE out. Every
 // route runs the registered flow; invalid input never reaches the model.
+//
+// A REST alias of a flow, in the seed's path style, is one line in
+// kUnaryRoutes (JSON reply) or kStreamRoutes (SSE); /openapi.json lists it
+// from the same line. (Every registered flow is on the flow server anyway:
+// POST /<flow> and /flows/<flow>, worker/flow_server_routes.cc.)
+#include "worker/flow_routes.h"
+
 #include "common/json.h"
+#include "common/log.h"
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
 #include "common/state/flow_cache.h"
@@ -19,7 +27,8 @@ using Shape = Json (*)(Json output, const Request& req, JsonView input);
 
 struct FlowRoute {
   const char* path;
-  const char* flow;
+  const char* flow;      // the registered flow's name; the body is its input
+  const char* summary;   // for /openapi.json and /docs
   Shape shape;           // unary routes
   const char* done_key;  // SSE routes: key of the full text in the final event
 };
@@ -47,19 +56,21 @@ Json chat_body(Json output, const Request&, JsonView) {
   return body;
 }
 
+// POST <path> → the flow's output as the JSON body (as_is), or shaped.
 const FlowRoute kUnaryRoutes[] = {
-    {"/tell-joke", "tell_joke", joke_body, nullptr},
-    {"/translate", "translate_text", as_is, nullptr},
-    {"/describe-image", "describe_image", image_body, nullptr},
-    {"/generate-character", "generate_character", as_is, nullptr},
-    {"/chat", "pirate_chat", chat_body, nullptr},
-    {"/generate-code", "generate_code", as_is, nullptr},
-    {"/review-code", "review_code", as_is, nullptr},
+    {"/tell-joke", "tell_joke", "Generate a joke", joke_body, nullptr},
+    {"/translate", "translate_text", "Structured translation with tool use", as_is, nullptr},
+    {"/describe-image", "describe_image", "Describe an image (multimodal)", image_body, nullptr},
+    {"/generate-character", "generate_character", "Generate an RPG character (structured)", as_is, nullptr},
+    {"/chat", "pirate_chat", "Chat with a pirate captain (system prompt)", chat_body, nullptr},
+    {"/generate-code", "generate_code", "Generate code (structured)", as_is, nullptr},
+    {"/review-code", "review_code", "Review code (Dotprompt)", as_is, nullptr},
 };
 
+// POST <path> → SSE: {"chunk": ...} events, then {"done": true, <done_key>: output}.
 const FlowRoute kStreamRoutes[] = {
-    {"/tell-joke/stream", "tell_joke", nullptr, "joke"},
-    {"/tell-story/stream", "tell_story", nullptr, "story"},
+    {"/tell-joke/stream", "tell_joke", "Stream a joke (SSE)", nullptr, "joke"},
+    {"/tell-story/stream", "tell_story", "Stream a story from the flow's own chunks (SSE)", nullptr, "story"},
 };
 
 // Parses the body (empty → {}) and validates it against the flow's input
@@ -162,10 +173,25 @@ void run_stream(AppContext& app, const FlowRoute& route, const std::shared_ptr<E
   });
 }
 
+// A route whose flow is not registered is left out (and said so), not a crash per request.
+bool flow_known(const AppContext& app, const FlowRoute& route) {
+  if (app.runtime.registry().flow(route.flow)) return true;
+  log_error("flow_route_without_flow", {{"path", route.path}, {"flow", route.flow}});
+  return false;
+}
+
 }  // namespace
+
+std::vector<RestFlowRouteDoc> rest_flow_routes() {
+  std::vector<RestFlowRouteDoc> out;
+  for (const FlowRoute& r : kUnaryRoutes) out.push_back({r.path, r.flow, r.summary, false});
+  for (const FlowRoute& r : kStreamRoutes) out.push_back({r.path, r.flow, r.summary, true});
+  return out;
+}
 
 void add_flow_routes(Router& router, AppContext& app) {
   for (const FlowRoute& route : kUnaryRoutes) {
+    if (!flow_known(app, route)) continue;
     const FlowAction* action = app.runtime.registry().flow(route.flow);
     std::shared_ptr<RequestKeyMemo> memo;
     if (action && action->cacheable && route.shape == as_is) memo = std::make_shared<RequestKeyMemo>();
@@ -174,6 +200,7 @@ void add_flow_routes(Router& router, AppContext& app) {
     });
   }
   for (const FlowRoute& route : kStreamRoutes) {
+    if (!flow_known(app, route)) continue;
     router.add("POST", route.path, [&app, &route](const std::shared_ptr<Exchange>& ex) { run_stream(app, route, ex); });
   }
 }

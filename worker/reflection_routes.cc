@@ -33,12 +33,15 @@ Response message(int status, const char* key, const char* text) {
 }
 
 // {"error":{"code":<number>,"message":...,"details":{"traceId"?}}}: how a
-// failed run ends (with HTTP 200: the head may be long gone).
+// failed run ends (with HTTP 200: the head may be long gone). An error
+// before the trace starts (bad JSON, input the schema refuses) is 13,
+// whatever its status, as Genkit answers it.
 std::string run_error(const Status& status, const std::string& trace_id) {
   Json details = Json::object();
   if (!trace_id.empty()) details.set("traceId", Json::string(trace_id));
   Json error = Json::object();
-  error.set("code", Json::number(genkit_status_number(status.code())));
+  error.set("code", Json::number(trace_id.empty() ? genkit_status_number(Code::kInternal)
+                                                  : genkit_status_number(status.code())));
   error.set("message", Json::string(status.message()));
   error.set("details", std::move(details));
   return Json::object().set("error", std::move(error)).dump();

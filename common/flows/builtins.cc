@@ -92,7 +92,8 @@ Status install_builtins(Registry& registry, const Config& config, const PromptLi
     }
   }
   register_builtin_tools(registry);
-  register_builtin_flows(registry);
+  Status flows = register_builtin_flows(registry);
+  if (!flows.is_ok()) return flows;
   for (const auto& p : prompts) registry.add_prompt(p, p->variant.empty() ? p->name : p->name + "." + p->variant);
   return Status::ok();
 }

@@ -157,7 +157,7 @@ void run_tool(Runtime& rt, const ToolAction& tool, JsonView input, ActionObserve
     Status valid = validate_json_schema(tool.definition.input_schema.view(), input);
     if (!valid.is_ok()) return obs.on_done(valid);
   }
-  auto span = start_root_span(rt.options().span_sink, tool.definition.name, "tool", input.dump());
+  auto span = start_root_span(admit_trace(rt.options().span_sink), tool.definition.name, "tool", input.dump());
   if (obs.on_start) obs.on_start(span->span());
   tool.run(input, finisher(span, std::move(obs.on_done)));
 }
@@ -166,7 +166,7 @@ void run_model(Runtime& rt, Model& model, JsonView input, CancelToken cancel, Ac
   Result<ModelRequest> req = model_request(input);
   if (!req.ok()) return obs.on_done(req.status());
   req->stream = static_cast<bool>(obs.on_chunk);
-  auto span = start_root_span(rt.options().span_sink, model.name(), "model", input.dump());
+  auto span = start_root_span(admit_trace(rt.options().span_sink), model.name(), "model", input.dump());
   if (obs.on_start) obs.on_start(span->span());
   ModelCallbacks cb;
   if (obs.on_chunk) cb.on_chunk = [chunk = obs.on_chunk](const std::string& text) { chunk(text_chunk(text)); };
@@ -195,7 +195,7 @@ void run_prompt(Runtime& rt, const PromptTemplate& p, bool execute, JsonView inp
                 ActionObserver obs) {
   Result<Json> vars = prompt_input(p, input);
   if (!vars.ok()) return obs.on_done(vars.status());
-  auto span = start_root_span(rt.options().span_sink, prompt_name(p), execute ? "executable-prompt" : "prompt",
+  auto span = start_root_span(admit_trace(rt.options().span_sink), prompt_name(p), execute ? "executable-prompt" : "prompt",
                               vars->dump());
   if (obs.on_start) obs.on_start(span->span());
   Finish finish = finisher(span, std::move(obs.on_done));

@@ -1,5 +1,7 @@
 #include "common/runtime/flow.h"
 
+#include <utility>
+
 #include "common/runtime/runtime.h"
 #include "common/schema/schema.h"
 #include "common/state/flow_cache.h"
@@ -19,15 +21,23 @@ void FlowRun::send_chunk(const std::string& chunk) {
 void FlowRun::finish(Result<Json> output) {
   if (finished_) return;
   finished_ = true;
-  if (output.ok()) {
-    if (span_->recording()) span_->set_output(output->dump());
-  } else {
+  FlowObserver observer = std::exchange(observer_, {});
+  if (!output.ok()) {
     span_->fail(output.status().message());
+    span_->finish();
+    if (observer.on_done) observer.on_done(std::move(output));
+    return;
   }
-  span_->finish();
-  auto done = std::move(observer_.on_done);
-  observer_ = {};
-  if (done) done(std::move(output));
+  if (span_->recording()) {
+    // The text the span records is the reply a text-taking caller sends.
+    std::string text = output->dump();
+    span_->set_output(text);
+    span_->finish();
+    if (observer.on_json_text) return observer.on_json_text(text);
+  } else {
+    span_->finish();
+  }
+  if (observer.on_done) observer.on_done(std::move(output));
 }
 
 void FlowRun::generate(GenerateOptions options, GenerateDone done) {
@@ -60,7 +70,7 @@ namespace {
 
 std::string start_run(Runtime& runtime, const FlowAction& action, Json input, Json context, CancelToken cancel,
                       FlowObserver observer, const TraceContext& trace) {
-  const SpanSink& sink = runtime.options().span_sink;
+  SpanSink sink = admit_trace(runtime.options().span_sink);
   auto span = start_root_span(sink, action.name, "flow", sink ? input.dump() : "", trace.trace_id,
                               trace.parent_span_id, sink ? context.dump() : "");
   std::string trace_id = span->span().trace_id;

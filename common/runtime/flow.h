@@ -22,8 +22,9 @@ struct FlowObserver {
   std::function<void(const std::string& chunk)> on_chunk;  // may be empty
   std::function<void(Result<Json> output)> on_done;         // exactly once (but see on_json_text)
   // Optional, for callers that only need the output's JSON text: a success
-  // the cache already holds as text (a hit, or a run shared by identical
-  // requests) comes here instead of on_done, with no parse or dump.
+  // whose text is already at hand (a cache hit, a run shared by identical
+  // requests, or a run whose span recorded it) comes here instead of
+  // on_done, with no parse or second dump.
   std::function<void(std::string_view json)> on_json_text;
   // Optional: the run's root span as it starts (before the flow function
   // runs), e.g. for the flow server's x-genkit-trace-id/x-genkit-span-id.

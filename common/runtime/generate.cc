@@ -43,11 +43,12 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
     if (cancel_.cancelled()) return fail({Code::kCancelled, "cancelled"});
     std::string input_json;
     if (span_->recording()) {
-      Json input = Json::object();
-      Json msgs = Json::array();
-      for (const Message& m : request_.messages) msgs.push(m.to_json());
-      input.set("messages", std::move(msgs));
-      input_json = input.dump();
+      input_json = "{\"messages\":[";
+      for (std::size_t i = 0; i < request_.messages.size(); ++i) {
+        if (i) input_json.push_back(',');
+        input_json.append(request_.messages[i].json_text());
+      }
+      input_json.append("]}");
     }
     auto model_span = span_->child(model_->name(), "action", "model", std::move(input_json));
     auto self = shared_from_this();
@@ -63,7 +64,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
         model_span->finish();
         return self->fail(r.status());
       }
-      if (model_span->recording()) model_span->set_output(r->message.to_json().dump());
+      if (model_span->recording()) model_span->set_output(self->last_reply_json_ = r->message.json_text());
       model_span->finish();
       self->on_response(std::move(r).value());
     };
@@ -147,7 +148,8 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
   void succeed(GenerateResult result) {
     if (finished_) return;
     finished_ = true;
-    if (span_->recording()) span_->set_output(result.response.message.to_json().dump());
+    // (The last model reply, which its own span has just recorded.)
+    if (span_->recording()) span_->set_output(std::move(last_reply_json_));
     span_->finish();
     done_(std::move(result));
   }
@@ -172,6 +174,7 @@ class GenerateJob : public std::enable_shared_from_this<GenerateJob> {
   int turns_ = 0;
   bool repaired_ = false;
   bool finished_ = false;
+  std::string last_reply_json_;  // the last model reply as JSON text (when recording)
 };
 
 }  // namespace

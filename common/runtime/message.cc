@@ -62,38 +62,51 @@ std::string Message::text() const {
   return out;
 }
 
-Json Message::to_json() const {
-  Json parts = Json::array();
-  for (const Part& p : content) {
-    Json part = Json::object();
+// Written straight into text (no JSON tree): traces record every model
+// call's messages, on every request.
+std::string Message::json_text() const {
+  std::string out = "{\"role\":\"";
+  out.append(role_name(role)).append("\",\"content\":[");
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    const Part& p = content[i];
+    if (i) out.push_back(',');
     switch (p.kind) {
       case Part::Kind::kText:
-        part.set("text", Json::string(p.text));
+        out.append("{\"text\":");
+        append_json_quoted(out, p.text);
         break;
-      case Part::Kind::kMedia: {
-        Json media = Json::object();
-        media.set("url", Json::string(p.media_url));
-        if (!p.media_content_type.empty()) media.set("contentType", Json::string(p.media_content_type));
-        part.set("media", std::move(media));
+      case Part::Kind::kMedia:
+        out.append("{\"media\":{\"url\":");
+        append_json_quoted(out, p.media_url);
+        if (!p.media_content_type.empty()) {
+          out.append(",\"contentType\":");
+          append_json_quoted(out, p.media_content_type);
+        }
+        out.push_back('}');
         break;
-      }
       case Part::Kind::kToolRequest:
       case Part::Kind::kToolResponse: {
-        Json call = Json::object();
-        call.set("name", Json::string(p.tool_name));
-        if (!p.tool_ref.empty()) call.set("ref", Json::string(p.tool_ref));
         bool request = p.kind == Part::Kind::kToolRequest;
-        call.set(request ? "input" : "output", p.tool_data);
-        part.set(request ? "toolRequest" : "toolResponse", std::move(call));
+        out.append(request ? "{\"toolRequest\":{\"name\":" : "{\"toolResponse\":{\"name\":");
+        append_json_quoted(out, p.tool_name);
+        if (!p.tool_ref.empty()) {
+          out.append(",\"ref\":");
+          append_json_quoted(out, p.tool_ref);
+        }
+        out.append(request ? ",\"input\":" : ",\"output\":").append(p.tool_data.dump());
+        out.push_back('}');
         break;
       }
     }
-    parts.push(std::move(part));
+    out.push_back('}');
   }
-  Json out = Json::object();
-  out.set("role", Json::string(role_name(role)));
-  out.set("content", std::move(parts));
+  out.append("]}");
   return out;
+}
+
+Json Message::to_json() const {
+  Result<Json> j = Json::parse(json_text());
+  return j.ok() ? std::move(j).value() : Json::object();
 }
 
 Result<Message> Message::from_json(JsonView json) {

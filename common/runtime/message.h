@@ -37,7 +37,9 @@ struct Message {
   std::vector<Part> content;
 
   std::string text() const;  // concatenated text parts
-  Json to_json() const;      // Genkit's wire shape: {"role":..,"content":[{"text":..},{"media":{..}}]}
+  // Genkit's wire shape: {"role":..,"content":[{"text":..},{"media":{..}}]}.
+  std::string json_text() const;
+  Json to_json() const;
   // The reverse, checked: INVALID_ARGUMENT naming what is wrong ("content.1: ...").
   static Result<Message> from_json(JsonView json);
 };

@@ -126,6 +126,11 @@ std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std
   return std::make_shared<ActiveSpan>(std::move(sink), std::move(s), std::move(trace_failed));
 }
 
+SpanSink admit_trace(const SpanSink& sink) {
+  if (!sink || (sink.admit && !sink.admit())) return SpanSink();
+  return sink;
+}
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](unsigned char c) {

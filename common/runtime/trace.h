@@ -34,10 +34,14 @@ struct Span {
 };
 
 // Where spans go. on_end gets every finished span; on_start, when set, each
-// span as it starts (end_ms 0): the Genkit tools' realtime telemetry.
+// span as it starts (end_ms 0): the Genkit tools' realtime telemetry;
+// admit, when set, is asked as a trace starts whether to record it at all
+// (an exporter with nowhere to send, or a full queue, declines: the trace
+// then costs nothing, rather than being recorded and dropped at its end).
 struct SpanSink {
   std::function<void(const Span&)> on_end;
   std::function<void(const Span&)> on_start;
+  std::function<bool()> admit;
 
   SpanSink() = default;
   template <typename F, typename = std::enable_if_t<std::is_invocable_v<F&, const Span&>>>
@@ -71,6 +75,10 @@ class ActiveSpan {
   std::shared_ptr<bool> trace_failed_;  // shared by a trace's spans: who failed first
   bool finished_ = false;
 };
+
+// The sink a new trace records into: `sink`, or an empty one (nothing
+// recorded; the root span still has its ids) when it declines the trace.
+SpanSink admit_trace(const SpanSink& sink);
 
 // Root span of a run of a flow (subtype "flow"), tool or model; `trace_id`/
 // `parent` continue an incoming traceparent when given.

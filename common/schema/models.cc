@@ -2,11 +2,14 @@
 
 #include <utility>
 
+#include "common/schema/fields.h"
+
 namespace genkit {
 
 namespace {
 
 using T = FieldSpec::Type;
+using F = Field;
 
 constexpr const char* kDefaultTranslateText =
     "The Northern Lights, or Aurora Borealis, are one of nature's most spectacular displays. Charged particles "
@@ -15,53 +18,23 @@ constexpr const char* kDefaultTranslateText =
     "and legends around these ethereal lights \u2014 the Vikings believed they were reflections of the "
     "Valkyries' armor, while the S\u00e1mi people considered them the energies of departed souls.";
 
-// Fluent FieldSpec builder: reads like the pydantic Field(...) it mirrors.
-class F {
- public:
-  explicit F(const char* name, T type = T::kString) {
-    spec_.name = name;
-    spec_.type = type;
-  }
-  F& desc(const char* d) { return spec_.description = d, *this; }
-  F& required() { return spec_.required = true, *this; }
-  F& nullable() { return spec_.nullable = true, *this; }
-  F& def(const char* s) { return spec_.default_value = Json::string(s), *this; }
-  F& def_null() { return spec_.default_value = Json::null(), *this; }
-  F& min_len(int64_t n) { return spec_.min_length = n, *this; }
-  F& max_len(int64_t n) { return spec_.max_length = n, *this; }
-  F& range(double lo, double hi) { return spec_.minimum = lo, spec_.maximum = hi, *this; }
-  F& pattern(const char* p) { return spec_.pattern = p, *this; }
-  F& object(const ObjectSchema& o) { return spec_.object = &o, *this; }
-  operator FieldSpec() const { return spec_; }  // NOLINT: builder converts implicitly
-
- private:
-  FieldSpec spec_;
-};
-
-ObjectSchema model(const char* name, std::vector<FieldSpec> fields) {
-  ObjectSchema s;
-  s.name = name;
-  s.fields = std::move(fields);
-  return s;
-}
-
 }  // namespace
 
 const ObjectSchema& joke_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "JokeInput", {F("name").desc("Subject of the joke").def("Mittens").max_len(200),
                     F("username").desc("Username for personalization").nullable().def_null().max_len(200)});
   return s;
 }
 
 const ObjectSchema& joke_response_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "JokeResponse", {F("joke").desc("AI-generated joke").required(), F("username").nullable().def_null()});
   return s;
 }
 
 const ObjectSchema& translate_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "TranslateInput",
       {F("text").desc("Text to translate").def(kDefaultTranslateText).min_len(1).max_len(10000),
        F("target_language").desc("Target language").def("French").max_len(100)});
@@ -69,7 +42,7 @@ const ObjectSchema& translate_input_schema() {
 }
 
 const ObjectSchema& translation_result_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "TranslationResult",
       {F("original_text").required(), F("translated_text").required(), F("target_language").required(),
        F("confidence").desc("Confidence level: high, medium, or low").required()});
@@ -77,7 +50,7 @@ const ObjectSchema& translation_result_schema() {
 }
 
 const ObjectSchema& image_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "ImageInput",
       {F("image_url")
            .desc("URL of the image to describe")
@@ -88,17 +61,17 @@ const ObjectSchema& image_input_schema() {
 
 const ObjectSchema& image_response_schema() {
   static const ObjectSchema s =
-      model("ImageResponse", {F("description").required(), F("image_url").required()});
+      object_schema("ImageResponse", {F("description").required(), F("image_url").required()});
   return s;
 }
 
 const ObjectSchema& character_input_schema() {
-  static const ObjectSchema s = model("CharacterInput", {F("name").def("Luna").min_len(1).max_len(200)});
+  static const ObjectSchema s = object_schema("CharacterInput", {F("name").def("Luna").min_len(1).max_len(200)});
   return s;
 }
 
 const ObjectSchema& skills_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "Skills", {F("strength", T::kInteger).desc("Strength (0-100)").required().range(0, 100),
                  F("charisma", T::kInteger).desc("Charisma (0-100)").required().range(0, 100),
                  F("endurance", T::kInteger).desc("Endurance (0-100)").required().range(0, 100)});
@@ -106,7 +79,7 @@ const ObjectSchema& skills_schema() {
 }
 
 const ObjectSchema& rpg_character_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "RpgCharacter",
       {F("name").required(), F("backStory").desc("Character backstory").required(),
        F("abilities", T::kStringArray).desc("List of abilities (3-4)").required().max_len(10),
@@ -115,24 +88,24 @@ const ObjectSchema& rpg_character_schema() {
 }
 
 const ObjectSchema& chat_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "ChatInput", {F("question").def("What is the best programming language?").min_len(1).max_len(5000)});
   return s;
 }
 
 const ObjectSchema& chat_response_schema() {
   static const ObjectSchema s =
-      model("ChatResponse", {F("answer").required(), F("persona").def("pirate captain")});
+      object_schema("ChatResponse", {F("answer").required(), F("persona").def("pirate captain")});
   return s;
 }
 
 const ObjectSchema& story_input_schema() {
-  static const ObjectSchema s = model("StoryInput", {F("topic").def("a brave cat").min_len(1).max_len(1000)});
+  static const ObjectSchema s = object_schema("StoryInput", {F("topic").def("a brave cat").min_len(1).max_len(1000)});
   return s;
 }
 
 const ObjectSchema& code_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "CodeInput",
       {F("description").def("a Python function that checks if a number is prime").min_len(1).max_len(10000),
        F("language").def("python").max_len(50).pattern("^[a-zA-Z#+]+$")});
@@ -140,7 +113,7 @@ const ObjectSchema& code_input_schema() {
 }
 
 const ObjectSchema& code_output_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "CodeOutput", {F("code").desc("The generated source code").required(),
                      F("language").desc("Programming language used").required(),
                      F("explanation").desc("Brief explanation of the code").required(),
@@ -149,7 +122,7 @@ const ObjectSchema& code_output_schema() {
 }
 
 const ObjectSchema& code_review_input_schema() {
-  static const ObjectSchema s = model(
+  static const ObjectSchema s = object_schema(
       "CodeReviewInput", {F("code").def("def add(a, b):\n    return a + b").min_len(1).max_len(50000),
                           F("language").nullable().def_null().max_len(50)});
   return s;

@@ -1,5 +1,7 @@
 // The seed's pydantic models (flow inputs and structured outputs) as
-// process-wide ObjectSchema singletons.
+// process-wide ObjectSchema singletons: the eight built-in flows, gRPC's
+// mapping and the tests share them. A new flow defines its own schema types
+// in its own file (common/schema/fields.h, README "Use as a template").
 #pragma once
 
 #include <vector>

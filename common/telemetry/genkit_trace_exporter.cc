@@ -1,6 +1,6 @@
 #include "common/telemetry/genkit_trace_exporter.h"
 
-#include <map>
+#include <cstdio>
 
 #include "common/log.h"
 
@@ -10,81 +10,102 @@ namespace {
 
 bool is_root(const Span& s) { return s.path.find("/{", 1) == std::string::npos; }
 
-Json span_data(const Span& s) {
+// Written straight into the body (no JSON tree): in dev mode every request
+// of every flow leaves this way, and a tree costs an allocation per field.
+void field(std::string& out, std::string_view key) {
+  out.push_back(',');
+  append_json_quoted(out, key);
+  out.push_back(':');
+}
+
+void text(std::string& out, std::string_view key, std::string_view value) {
+  field(out, key);
+  append_json_quoted(out, value);
+}
+
+void number(std::string& out, std::string_view key, double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", ms);
+  field(out, key);
+  out.append(buf);
+}
+
+void append_span(std::string& out, const Span& s) {
   bool started_only = s.end_ms == 0;
-  Json attrs = Json::object();
-  attrs.set("genkit:type", Json::string(s.type));
-  if (!s.subtype.empty()) attrs.set("genkit:metadata:subtype", Json::string(s.subtype));
-  if (std::string key = s.key(); !key.empty()) attrs.set("genkit:key", Json::string(key));
-  attrs.set("genkit:name", Json::string(s.name));
-  if (is_root(s)) attrs.set("genkit:isRoot", Json::boolean(true));
-  attrs.set("genkit:path", Json::string(s.path));
-  if (!s.context.empty()) attrs.set("genkit:metadata:context", Json::string(s.context));
-  if (!s.input.empty()) attrs.set("genkit:input", Json::string(s.input));
+  append_json_quoted(out, s.span_id);
+  out.append(":{\"spanId\":");
+  append_json_quoted(out, s.span_id);
+  text(out, "traceId", s.trace_id);
+  if (!s.parent_span_id.empty()) text(out, "parentSpanId", s.parent_span_id);
+  number(out, "startTime", s.start_ms);
+  number(out, "endTime", s.end_ms);
+  text(out, "displayName", s.name);
+  out.append(",\"attributes\":{\"genkit:type\":");
+  append_json_quoted(out, s.type);
+  if (!s.subtype.empty()) text(out, "genkit:metadata:subtype", s.subtype);
+  if (std::string key = s.key(); !key.empty()) text(out, "genkit:key", key);
+  text(out, "genkit:name", s.name);
+  if (is_root(s)) out.append(",\"genkit:isRoot\":true");
+  text(out, "genkit:path", s.path);
+  if (!s.context.empty()) text(out, "genkit:metadata:context", s.context);
+  if (!s.input.empty()) text(out, "genkit:input", s.input);
   if (!started_only) {
-    if (!s.output.empty() && s.ok) attrs.set("genkit:output", Json::string(s.output));
-    attrs.set("genkit:state", Json::string(s.ok ? "success" : "error"));
-    if (s.failure_source) attrs.set("genkit:isFailureSource", Json::boolean(true));
+    if (!s.output.empty() && s.ok) text(out, "genkit:output", s.output);
+    text(out, "genkit:state", s.ok ? "success" : "error");
+    if (s.failure_source) out.append(",\"genkit:isFailureSource\":true");
   }
-  Json status = Json::object();
-  status.set("code", Json::number(s.ok ? 0 : 2));
-  if (!s.ok) status.set("message", Json::string(s.error));
-  Json events = Json::array();
+  out.append("},\"links\":[],\"spanKind\":\"INTERNAL\",\"sameProcessAsParentSpan\":{\"value\":true}");
+  if (s.ok) {
+    out.append(",\"status\":{\"code\":0}");
+  } else {
+    out.append(",\"status\":{\"code\":2");
+    text(out, "message", s.error);
+    out.push_back('}');
+  }
+  out.append(",\"timeEvents\":{\"timeEvent\":[");
   if (!s.ok && s.failure_source) {
-    Json exception = Json::object();
-    exception.set("exception.type", Json::string("Error"));
-    exception.set("exception.message", Json::string(s.error));
-    Json annotation = Json::object();
-    annotation.set("description", Json::string("exception"));
-    annotation.set("attributes", std::move(exception));
-    Json event = Json::object();
-    event.set("time", Json::number(s.end_ms));
-    event.set("annotation", std::move(annotation));
-    events.push(std::move(event));
+    out.append("{\"time\":");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", s.end_ms);
+    out.append(buf);
+    out.append(",\"annotation\":{\"description\":\"exception\",\"attributes\":{\"exception.type\":\"Error\"");
+    text(out, "exception.message", s.error);
+    out.append("}}}");
   }
-  Json time_events = Json::object();
-  time_events.set("timeEvent", std::move(events));
-  Json library = Json::object();
-  library.set("name", Json::string("genkit-tracer"));
-  library.set("version", Json::string("v1"));
-  Json out = Json::object();
-  out.set("spanId", Json::string(s.span_id));
-  out.set("traceId", Json::string(s.trace_id));
-  if (!s.parent_span_id.empty()) out.set("parentSpanId", Json::string(s.parent_span_id));
-  out.set("startTime", Json::number(s.start_ms));
-  out.set("endTime", Json::number(s.end_ms));
-  out.set("displayName", Json::string(s.name));
-  out.set("attributes", std::move(attrs));
-  out.set("links", Json::array());
-  out.set("spanKind", Json::string("INTERNAL"));
-  out.set("sameProcessAsParentSpan", Json::object().set("value", Json::boolean(true)));
-  out.set("status", std::move(status));
-  out.set("timeEvents", std::move(time_events));
-  out.set("instrumentationLibrary", std::move(library));
-  return out;
+  out.append("]},\"instrumentationLibrary\":{\"name\":\"genkit-tracer\",\"version\":\"v1\"}}");
 }
 
 }  // namespace
 
-Json genkit_trace_data(const std::vector<const Span*>& spans) {
-  Json data = Json::object();
-  if (spans.empty()) return data;
-  data.set("traceId", Json::string(spans.front()->trace_id));
+std::string genkit_trace_data(const std::vector<const Span*>& spans) {
+  if (spans.empty()) return "{}";
+  std::string out;
+  out.reserve(1024 * spans.size());
+  out.append("{\"traceId\":");
+  append_json_quoted(out, spans.front()->trace_id);
   // A span's later state (its end) replaces its earlier one (its start).
-  std::map<std::string, const Span*> latest;
-  for (const Span* s : spans) latest[s->span_id] = s;
-  Json by_id = Json::object();
-  for (const Span* s : spans) {
-    if (latest[s->span_id] != s) continue;
-    if (is_root(*s)) {
-      data.set("displayName", Json::string(s->name));
-      data.set("startTime", Json::number(s->start_ms));
-      data.set("endTime", Json::number(s->end_ms));
+  auto latest = [&spans](std::size_t i) {
+    for (std::size_t j = i + 1; j < spans.size(); ++j) {
+      if (spans[j]->span_id == spans[i]->span_id) return false;
     }
-    by_id.set(s->span_id, span_data(*s));
+    return true;
+  };
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (!is_root(*spans[i]) || !latest(i)) continue;
+    text(out, "displayName", spans[i]->name);
+    number(out, "startTime", spans[i]->start_ms);
+    number(out, "endTime", spans[i]->end_ms);
   }
-  data.set("spans", std::move(by_id));
-  return data;
+  out.append(",\"spans\":{");
+  bool first = true;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (!latest(i)) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    append_span(out, *spans[i]);
+  }
+  out.append("}}");
+  return out;
 }
 
 std::string loopback_url(std::string url) {
@@ -103,6 +124,14 @@ GenkitTraceExporter::GenkitTraceExporter(Loop& loop, HttpClient& client, GenkitT
 SpanSink GenkitTraceExporter::sink() {
   SpanSink sink([this](const Span& s) { enqueue(s); });
   if (options_.realtime) sink.on_start = sink.on_end;
+  // A trace starts recording only when it can leave: there is a telemetry
+  // server, and the queue is below half full (its spans still fit). Under a
+  // load the tools cannot take, whole traces are declined as they start.
+  sink.admit = [this] {
+    if (!url_.empty() && queue_.size() < options_.max_queue / 2) return true;
+    ++declined_;
+    return false;
+  };
   return sink;
 }
 
@@ -124,14 +153,22 @@ void GenkitTraceExporter::enqueue(const Span& span) {
     ++dropped_;
   }
   queue_.push_back(span);
-  // (Deferred: spans ending in one loop turn leave in one POST.)
-  if (!in_flight_) {
-    in_flight_ = true;
-    loop_.defer([this] {
-      in_flight_ = false;
-      send_next();
-    });
-  }
+  if (!in_flight_) send_after_gap();
+}
+
+// Deferred at least to the next loop turn (spans ending in one turn leave in
+// one POST), and past the gap since the last POST.
+void GenkitTraceExporter::send_after_gap() {
+  in_flight_ = true;
+  auto since = std::chrono::steady_clock::now() - last_post_;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.min_gap - since + std::chrono::microseconds(999));
+  auto go = [this] {
+    in_flight_ = false;
+    send_next();
+  };
+  if (wait.count() <= 0) return loop_.defer(go);
+  if (!gap_) gap_ = std::make_unique<Timer>(loop_.base(), go);
+  gap_->start(wait);
 }
 
 void GenkitTraceExporter::flush(std::function<void()> done) {
@@ -156,7 +193,7 @@ void GenkitTraceExporter::send_next() {
   HttpFetch f;
   f.url = url_ + "/api/traces";
   f.headers = {{"Content-Type", "application/json"}};
-  f.body = genkit_trace_data(batch).dump();
+  f.body = genkit_trace_data(batch);
   f.timeout = options_.timeout;
   f.max_response_bytes = 64 * 1024;
   std::size_t n = batch.size();
@@ -170,6 +207,7 @@ void GenkitTraceExporter::send_next() {
     }
   }
   in_flight_ = true;
+  last_post_ = std::chrono::steady_clock::now();
   client_.fetch(std::move(f), CancelToken(), [this, n](Result<HttpFetchResult> r) {
     in_flight_ = false;
     if (!r.ok() || r->status / 100 != 2) {
@@ -183,7 +221,8 @@ void GenkitTraceExporter::send_next() {
       exported_ += n;
       failing_ = false;
     }
-    send_next();
+    if (!queue_.empty()) return send_after_gap();
+    send_next();  // (runs the flush callbacks)
   });
 }
 

@@ -2,13 +2,18 @@
 // (POST <url>/api/traces; docs in ../shared/docs/genkit-protocols.md §5), so
 // `genkit start` and the Dev UI show our runs. Each span leaves as it ends
 // (and as it starts, with realtime telemetry). Non-blocking: spans wait in a
-// bounded queue (the oldest are dropped, and counted, when it is full); one
-// POST is in flight at a time, carrying every queued span of one trace.
+// bounded queue; a trace that starts while it is half full is not recorded
+// at all (counted), and the oldest spans are dropped should it fill; one
+// POST is in flight at a time, carrying every queued span of one trace, and
+// POSTs are at least `min_gap` apart: the tools' server (Node, a file per
+// trace) takes a few hundred a second, and a server under load in dev mode
+// should spend its CPU on requests, not on traces nobody can read.
 #pragma once
 
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/json.h"
@@ -24,6 +29,7 @@ struct GenkitTraceOptions {
   std::size_t max_queue = 4096;
   std::size_t max_spans_per_post = 256;
   std::chrono::milliseconds timeout{5000};
+  std::chrono::microseconds min_gap{1000};
 };
 
 class GenkitTraceExporter {
@@ -39,27 +45,33 @@ class GenkitTraceExporter {
   // Runs `done` once what is queued now has been posted (or failed).
   void flush(std::function<void()> done);
 
-  std::size_t dropped() const { return dropped_; }
+  std::size_t dropped() const { return dropped_; }     // spans lost to a full queue or a failed POST
+  std::size_t declined() const { return declined_; }   // traces not recorded (see sink())
   std::size_t exported() const { return exported_; }
 
  private:
   void enqueue(const Span& span);
   void send_next();
+  void send_after_gap();
 
   Loop& loop_;
   HttpClient& client_;
   GenkitTraceOptions options_;
   std::string url_;
   std::deque<Span> queue_;
-  bool in_flight_ = false;
+  bool in_flight_ = false;  // a POST, or the wait before the next one
+  std::unique_ptr<Timer> gap_;
+  std::chrono::steady_clock::time_point last_post_{};
   bool failing_ = false;  // logs once per outage, not per span
   std::vector<std::function<void()>> flushed_;
   std::size_t dropped_ = 0;
+  std::size_t declined_ = 0;
   std::size_t exported_ = 0;
 };
 
-// One TraceData body for the spans of `trace_id` among `spans` (for tests).
-Json genkit_trace_data(const std::vector<const Span*>& spans);
+// One TraceData body (JSON text) for `spans`, all of one trace; a span
+// listed twice (its start, then its end) appears in its last state.
+std::string genkit_trace_data(const std::vector<const Span*>& spans);
 
 // http://localhost:4033 → http://127.0.0.1:4033: the tools listen on the
 // IPv4 loopback, and an IP literal takes our own fast transport.

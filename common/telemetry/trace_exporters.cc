@@ -22,6 +22,7 @@ SpanSink TraceExporters::sink() {
     g(s);
   });
   both.on_start = genkit.on_start;  // (OTLP takes finished spans only)
+  // (No admission: OTLP takes every trace; the tools' queue drops its share.)
   return both;
 }
 

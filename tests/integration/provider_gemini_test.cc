@@ -303,6 +303,28 @@ TEST_F(ProviderGeminiTest, RequestTimeoutIs504AndCancelsTheModelCall) {
   EXPECT_EQ(s->stop(), std::optional<int>(0)) << s->stderr_text();
 }
 
+// The same deadline on Genkit's flow server: DEADLINE_EXCEEDED in Genkit's
+// words, and the model call cancelled too.
+TEST_F(ProviderGeminiTest, FlowServerRequestTimeoutIsDeadlineExceeded) {
+  ServerOptions o;
+  o.args = {"--port", "0", "--workers", "1", "--no-grpc"};
+  o.env = gemini_env(fake()->base_url());
+  o.env["REQUEST_TIMEOUT"] = "1";
+  std::string why;
+  std::unique_ptr<ServerProcess> s = start_server(o, &why);
+  ASSERT_TRUE(s) << why;
+  ASSERT_TRUE(fake()->script(R"({"hang":true})"));
+  const std::size_t before = model_calls_to(*fake(), "generateContent").size();
+  HttpResponse r = http_post(s->port(), "/pirate_chat", R"({"data":{"question":"Ahoy?"}})");
+  ASSERT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(str(json_of(r)["status"]), "DEADLINE_EXCEEDED") << r.body;
+  EXPECT_NE(str(json_of(r)["message"]).find("REQUEST_TIMEOUT"), std::string::npos) << r.body;
+  std::string last;
+  Json closed = wait_upstream_closed(*fake(), "generateContent", before, milliseconds(3000), &last);
+  EXPECT_FALSE(closed.view().is_null()) << "the model call outlived its request; the fake saw: " << last;
+  EXPECT_EQ(s->stop(), std::optional<int>(0)) << s->stderr_text();
+}
+
 TEST_F(ProviderGeminiTest, InvalidStructuredOutputIsRepairedOnce) {
   ASSERT_TRUE(fake()->script(R"({"json":{"wrong":1}})"));
   HttpResponse r = http_post(port(), "/generate-character", R"({"name":"Luna"})");

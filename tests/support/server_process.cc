@@ -76,7 +76,7 @@ ServerProcess::~ServerProcess() {
     lock.unlock();
     reader_.join();
   }
-  if (!workdir_.empty()) rmdir(workdir_.c_str());
+  if (!workdir_.empty() && cwd_.empty()) rmdir(workdir_.c_str());
   // Surface sanitizer reports as failures of whatever test (or suite) owned us.
   std::vector<std::string> err = stderr_lines();
   for (size_t i = 0; i < err.size(); ++i) {
@@ -88,14 +88,18 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env,
-                          const std::vector<std::string>& launcher) {
+                          const std::vector<std::string>& launcher, const std::string& binary) {
+  const std::string program = binary.empty() ? std::string(GENKIT_BINARY) : binary;
   char tmpl[] = "/tmp/genkit-itest-XXXXXX";
   // An empty working directory: no stray .env file may leak into the config.
-  if (!mkdtemp(tmpl)) {
+  if (!cwd_.empty()) {
+    workdir_ = cwd_;
+  } else if (!mkdtemp(tmpl)) {
     error_ = std::string("mkdtemp: ") + std::strerror(errno);
     return false;
+  } else {
+    workdir_ = tmpl;
   }
-  workdir_ = tmpl;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     error_ = std::string("pipe2: ") + std::strerror(errno);
@@ -104,7 +108,7 @@ bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env,
   // Everything posix_spawn needs is built up front: the test process has
   // other threads, so nothing may allocate between fork and exec.
   std::vector<std::string> argv_s = launcher;
-  argv_s.push_back(GENKIT_BINARY);
+  argv_s.push_back(program);
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> envp_s;
   for (const auto& [k, v] : env) envp_s.push_back(k + "=" + v);
@@ -141,7 +145,7 @@ bool ServerProcess::spawn(const std::vector<std::string>& args, const Env& env,
   if (rc != 0) {
     close(out[0]);
     close(err[0]);
-    error_ = std::string("posix_spawn ") + GENKIT_BINARY + ": " + std::strerror(rc);
+    error_ = "posix_spawn " + program + ": " + std::strerror(rc);
     return false;
   }
   pid_ = pid;
@@ -319,7 +323,8 @@ std::unique_ptr<ServerProcess> start_server(const ServerOptions& opts, std::stri
   Env env = base_env();
   for (const auto& [k, v] : opts.env) env[k] = v;
   auto server = std::make_unique<ServerProcess>();
-  if (!server->spawn(opts.args, env, opts.launcher) || !server->wait_ready(opts.ready_timeout)) {
+  server->set_cwd(opts.cwd);
+  if (!server->spawn(opts.args, env, opts.launcher, opts.binary) || !server->wait_ready(opts.ready_timeout)) {
     *why = server->error() + "\nstderr:\n" + server->stderr_text() + "stdout:\n" + server->stdout_text();
     return nullptr;
   }

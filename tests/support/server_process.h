@@ -35,6 +35,12 @@ struct ServerOptions {
   // "$0" "$@"), e.g. a shell that sets LISTEN_PID=$$ for socket activation.
   std::vector<std::string> launcher;
   std::chrono::milliseconds ready_timeout{15000};
+  // The server binary; empty: GENKIT_BINARY (genkit-endpoints). E.g.
+  // GENKIT_EXTRA_FLOW_BINARY, the same server with one more flow file.
+  std::string binary;
+  // The server's working directory (the caller's, kept afterwards); empty:
+  // a fresh empty one of its own, removed with it.
+  std::string cwd;
 };
 
 class ServerProcess {
@@ -44,8 +50,10 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Spawns the binary with argv = [launcher..., binary, args...] and exactly `env`.
-  bool spawn(const std::vector<std::string>& args, const Env& env, const std::vector<std::string>& launcher = {});
+  // Spawns the binary with argv = [launcher..., binary, args...] and exactly
+  // `env`; `binary` empty: GENKIT_BINARY.
+  bool spawn(const std::vector<std::string>& args, const Env& env, const std::vector<std::string>& launcher = {},
+             const std::string& binary = "");
   // Waits for the "ready" event and reads the port from "listening".
   bool wait_ready(std::chrono::milliseconds timeout);
 
@@ -54,6 +62,8 @@ class ServerProcess {
   const std::string& error() const { return error_; }  // why spawn/wait_ready failed
   // The server's working directory (empty, private to it; .env files go here).
   const std::string& workdir() const { return workdir_; }
+  // Before spawn: run in `dir` (which the caller owns) instead of a fresh one.
+  void set_cwd(std::string dir) { cwd_ = std::move(dir); }
 
   bool signal(int sig) const;
   // Exit code, 128+signal if killed by a signal, nullopt on timeout.
@@ -91,6 +101,7 @@ class ServerProcess {
   int exit_code_ = -1;
   std::string error_;
   std::string workdir_;
+  std::string cwd_;  // set_cwd(): workdir_ is the caller's, not removed
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

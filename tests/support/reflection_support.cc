@@ -1,0 +1,195 @@
+#include "tests/support/reflection_support.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace itest {
+
+namespace fs = std::filesystem;
+
+ProjectDir::ProjectDir() {
+  char tmpl[] = "/tmp/genkit-project-XXXXXX";
+  if (mkdtemp(tmpl)) path_ = tmpl;
+  std::ofstream(path_ + "/package.json") << R"({"name":"genkit-endpoints-itest","private":true})" << "\n";
+}
+
+ProjectDir::~ProjectDir() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
+
+bool ProjectDir::has_genkit_dir() const {
+  std::error_code ec;
+  return fs::exists(path_ + "/.genkit", ec);
+}
+
+std::vector<std::string> ProjectDir::runtime_files() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(runtimes_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    out.push_back(it->path().string());
+  }
+  return out;
+}
+
+std::optional<RuntimeFile> wait_runtime_file(const ProjectDir& dir, std::chrono::milliseconds timeout,
+                                             std::string* why) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    std::vector<std::string> files = dir.runtime_files();
+    if (files.size() == 1) {
+      std::ifstream in(files[0]);
+      std::stringstream text;
+      text << in.rdbuf();
+      genkit::Result<genkit::Json> j = genkit::Json::parse(text.str());
+      if (j.ok()) {
+        RuntimeFile f;
+        f.path = files[0];
+        f.file_name = fs::path(files[0]).filename().string();
+        f.json = std::move(j).value();
+        static const std::regex kUrl(R"(^http://127\.0\.0\.1:(\d+)$)");
+        std::smatch m;
+        std::string url(f.json["reflectionServerUrl"].as_string());
+        if (std::regex_match(url, m, kUrl)) f.port = std::stoi(m[1]);
+        return f;
+      }
+      *why = "runtime file " + files[0] + " is not JSON: " + text.str();
+    } else {
+      *why = std::to_string(files.size()) + " files in " + dir.runtimes_dir();
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+bool wait_no_runtime_file(const ProjectDir& dir, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!dir.runtime_files().empty()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+std::unique_ptr<DevServer> start_dev_server(const Env& env, std::string* why, int workers) {
+  auto dev = std::make_unique<DevServer>();
+  ServerOptions o;
+  o.args = {"--port", "0", "--workers", std::to_string(workers), "--no-grpc"};
+  o.env = env;
+  o.env["GENKIT_ENV"] = "dev";
+  o.cwd = dev->dir->path();
+  dev->server = start_server(o, why);
+  if (!dev->server) return nullptr;
+  std::optional<RuntimeFile> f = wait_runtime_file(*dev->dir, milliseconds(10000), why);
+  if (!f) {
+    *why += "\nstderr:\n" + dev->server->stderr_text() + "stdout:\n" + dev->server->stdout_text();
+    return nullptr;
+  }
+  dev->runtime = std::move(*f);
+  if (dev->runtime.port <= 0) {
+    *why = "no port in the runtime file's reflectionServerUrl: " + dev->runtime.json.dump();
+    return nullptr;
+  }
+  return dev;
+}
+
+HttpResponse run_action(int port, const std::string& body, bool stream, const Headers& headers,
+                        std::chrono::milliseconds timeout) {
+  HttpClient c;
+  HttpResponse failed;
+  if (!c.connect(port)) {
+    failed.reason = "connect: " + c.error();
+    return failed;
+  }
+  Headers h = headers;
+  h.emplace_back("Content-Type", "application/json");
+  std::optional<HttpResponse> r =
+      c.request("POST", stream ? "/api/runAction?stream=true" : "/api/runAction", body, h, timeout);
+  if (!r) {
+    failed.reason = "runAction: " + c.error();
+    return failed;
+  }
+  return *r;
+}
+
+std::string read_rest_of_body(HttpClient& c, std::chrono::milliseconds timeout, bool* ended) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left <= milliseconds(0) || !c.next_event(left)) break;
+  }
+  *ended = c.ended();
+  return c.body_so_far();
+}
+
+bool connection_refused(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  close(fd);
+  return rc != 0 && err == ECONNREFUSED;
+}
+
+std::set<int> listening_tcp_ports(pid_t pgid) {
+  // The socket inodes the group's processes hold...
+  std::set<std::string> inodes;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    std::string pid = it->path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat_file(it->path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(paren + 2));
+    std::string state;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    if (pgrp != pgid) continue;
+    std::error_code fd_ec;
+    for (fs::directory_iterator fd(it->path() / "fd", fd_ec), fd_end; !fd_ec && fd != fd_end; fd.increment(fd_ec)) {
+      std::error_code link_ec;
+      std::string target = fs::read_symlink(fd->path(), link_ec).string();
+      if (!link_ec && target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  // ...that /proc/net/tcp{,6} lists as listening (state 0A).
+  std::set<int> ports;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // (header)
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string sl, local, remote, st, queues, timer, retrnsmt, uid, timeout, inode;
+      f >> sl >> local >> remote >> st >> queues >> timer >> retrnsmt >> uid >> timeout >> inode;
+      if (st != "0A" || !inodes.count(inode)) continue;
+      size_t colon = local.rfind(':');
+      if (colon != std::string::npos) ports.insert(static_cast<int>(std::stoul(local.substr(colon + 1), nullptr, 16)));
+    }
+  }
+  return ports;
+}
+
+bool is_hex_id(const std::string& s, size_t n) {
+  return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace itest
