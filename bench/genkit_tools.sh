@@ -43,16 +43,6 @@ TARGET_EXPORT_COST=0.10
 log() { printf '[genkit-tools] %s\n' "$*" >&2; }
 die() { printf '[genkit-tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
-apt_install() {
-  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
-  log "installing $*"
-  $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
-}
-find_nginx() {
-  command -v nginx 2>/dev/null && return 0
-  [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
-  return 1
-}
 command -v wrk >/dev/null || apt_install wrk || die "wrk is missing and could not be installed"
 command -v curl >/dev/null || apt_install curl || die "curl is missing and could not be installed"
 NGINX=$(find_nginx) || { apt_install nginx-light && NGINX=$(find_nginx); } || die "nginx is missing and could not be installed"

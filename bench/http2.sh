@@ -66,11 +66,6 @@ need=()
 for t in h2load:nghttp2-client wrk:wrk openssl:openssl curl:curl pgrep:procps ss:iproute2; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
-find_nginx() {
-  command -v nginx 2>/dev/null && return 0
-  [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
-  return 1
-}
 find_nginx >/dev/null || need+=(nginx-light)
 if ((${#need[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo

@@ -1,5 +1,6 @@
-# Process and port helpers shared by the bench scripts (sourced, not run).
-# wait_ready reads START_TIMEOUT (seconds) from the caller.
+# Process, port and tool helpers shared by the bench scripts (sourced, not
+# run). wait_ready reads START_TIMEOUT (seconds) from the caller; apt_install
+# logs through the caller's log().
 
 stop_pid() {  # stop_pid PID SIGNAL GRACE_SECONDS
   local pid=$1 sig=$2 grace=$3 i
@@ -48,5 +49,30 @@ wait_ready() {  # wait_ready PID URL : 0 once URL answers 200 while PID lives
     [[ $(http_code "$url") == 200 ]] && return 0
     sleep 0.2
   done
+  return 1
+}
+
+APT_UPDATED=0
+apt_install() {  # apt_install PKG... : installs the first package that has a candidate
+  local pkg sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo=sudo
+  command -v apt-get >/dev/null || return 1
+  for pkg in "$@"; do
+    if [[ $APT_UPDATED -eq 0 ]] && ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      log "apt-get update (no candidate for $pkg yet)"
+      $sudo apt-get update -qq >&2 || true
+      APT_UPDATED=1
+    fi
+    if apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      log "installing $pkg"
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 && return 0
+    fi
+  done
+  return 1
+}
+
+find_nginx() {
+  command -v nginx 2>/dev/null && return 0
+  [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
   return 1
 }

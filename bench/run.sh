@@ -34,34 +34,8 @@ fi
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 # ---------------------------------------------------------------- tools
-APT_UPDATED=0
-apt_install() {  # apt_install PKG... : installs the first package that has a candidate
-  local pkg
-  command -v apt-get >/dev/null || return 1
-  for pkg in "$@"; do
-    if [[ $APT_UPDATED -eq 0 ]] && ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-      log "apt-get update (no candidate for $pkg yet)"
-      $SUDO apt-get update -qq >&2 || true
-      APT_UPDATED=1
-    fi
-    if apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-      log "installing $pkg"
-      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 && return 0
-    fi
-  done
-  return 1
-}
-
-find_nginx() {
-  command -v nginx 2>/dev/null && return 0
-  [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
-  return 1
-}
-
 command -v wrk >/dev/null || apt_install wrk || die "wrk is missing and could not be installed"
 command -v curl >/dev/null || apt_install curl || die "curl is missing and could not be installed"
 NGINX=$(find_nginx) || { apt_install nginx-light nginx && NGINX=$(find_nginx); } || die "nginx is missing and could not be installed"

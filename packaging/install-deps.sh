@@ -18,6 +18,10 @@ PACKAGES=(
   libgtest-dev json-schema-test-suite python3-grpcio python3-protobuf grpc-proto
   curl nghttp2-client openssl
 )
+# tests/genkit_tools (the official Genkit tools from npm): Node.js and npm,
+# Debian's only when no node is installed (one from elsewhere, e.g.
+# NodeSource's, brings its own npm and conflicts with Debian's npm package).
+command -v node >/dev/null || PACKAGES+=(nodejs npm)
 [ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light)
 # --package: what packaging/build-deb.sh and packaging/test-in-nspawn.sh need
 # (dpkg-buildpackage with debhelper, ccache to rebuild fast, lintian, and a

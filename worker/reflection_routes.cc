@@ -83,7 +83,11 @@ struct RunCall : std::enable_shared_from_this<RunCall> {
     if (done) return;
     done = true;
     if (!trace_id.empty()) state.running.erase(trace_id);
-    if (!ex->responded()) return ex->respond(json(200, *Json::parse(last_line)));
+    if (!ex->responded()) {
+      // (Failed before its trace started: the head goes out now.)
+      if (!stream) return ex->respond(json(200, *Json::parse(last_line)));
+      ex->start_stream(200, "text/plain", {});
+    }
     auto self = shared_from_this();
     auto end = [self, line = std::move(last_line)] {
       self->ex->write_stream(line);  // (no newline: the tools parse the rest as one JSON value)
