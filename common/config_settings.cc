@@ -1,6 +1,7 @@
 // The table of settings: name, flag, default shown in --help, and how to parse
 // it. load_config and help_text both read it, so --help cannot drift from
 // what is actually accepted.
+#include <cctype>
 #include <limits>
 
 #include "common/config_internal.h"
@@ -63,6 +64,17 @@ Status set_origin_list(std::vector<std::string>* out, const Value& v) {
 }
 
 Status set_text(std::string* out, const Value& v) {
+  *out = v.text;
+  return Status::ok();
+}
+
+// Genkit's runtime id: the CLI sends it back in a query string (?id=).
+Status set_runtime_id(std::string* out, const Value& v) {
+  for (char ch : v.text) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.' && ch != ':') {
+      return invalid_argument(v.label + ": may hold only letters, digits and - _ . : (got \"" + v.text + "\")");
+    }
+  }
   *out = v.text;
   return Status::ok();
 }
@@ -163,8 +175,8 @@ const SettingSpec kSettings[] = {
     {"GENKIT_ENV", nullptr, nullptr, "prod",
      "dev|prod; dev serves the Genkit reflection API on 127.0.0.1:3100-3200 and exports traces to the tools", S,
      APPLY(parse_choice(v, kGenkitEnvs, &c.genkit_env))},
-    {"GENKIT_RUNTIME_ID", nullptr, nullptr, "<pid>-<port>", "dev: the runtime id in .genkit/runtimes/", S,
-     APPLY(set_text(&c.genkit_runtime_id, v))},
+    {"GENKIT_RUNTIME_ID", nullptr, nullptr, "\"\" (<pid>-<port>)", "dev: the runtime id in .genkit/runtimes/", S,
+     APPLY(set_runtime_id(&c.genkit_runtime_id, v))},
     {"GENKIT_TELEMETRY_SERVER", nullptr, nullptr, "\"\" (the URL the tools announce)",
      "dev: the Genkit telemetry server traces are posted to", S,
      APPLY(set_optional_url(&c.genkit_telemetry_server, v))},

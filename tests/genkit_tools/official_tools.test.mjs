@@ -1,7 +1,9 @@
 // The official Genkit tools from npm against the real server (issue 11):
 // genkit/beta/client's runFlow and streamFlow on the flow server, and
 // genkit-cli's `flow:run` and `genkit start` through the runtime file and the
-// reflection API, with the traces arriving at the tools' telemetry server.
+// reflection API, with the traces arriving at the tools' telemetry server, and
+// the Developer UI's backend (its API, not its browser pages) listing,
+// running, streaming and tracing our flows.
 //
 // Run by run.sh (CTest: genkit_official_tools), which installs the pinned
 // tools with install.sh and sets:
@@ -417,6 +419,169 @@ describe('the official Genkit tools against genkit-endpoints', () => {
       if (start?.alive) start.child.kill('SIGKILL');
       recorder.closeAllConnections();
       recorder.close();
+    }
+  });
+
+  it('the Developer UI\'s backend (genkit start without --noui) lists, runs, streams and traces our flows',
+     { timeout: 120000 }, async () => {
+    // `genkit start` with no command attaches to the running server through
+    // the runtime file; without --noui it also serves the Dev UI: its browser
+    // pages (downloaded on first use: missing offline) are not used here,
+    // only the API they call (tools-common's server.js and router.js):
+    // tRPC queries GET /api/<procedure>?input=<JSON> answered with
+    // {"result":{"data":…}}, and the plain routes POST /api/runAction and
+    // POST /api/streamAction with {runtimeId, key, input}.
+    const uiPort = await freePort();
+    const start = startProcess('genkit start (Dev UI)', GENKIT_CLI,
+                               ['start', '--port', String(uiPort), '--host', '127.0.0.1', ...CLI_FLAGS],
+                               { cwd: projectDir, env: childEnv() });
+    try {
+      const uiUrl = await waitFor('"Genkit Developer UI: …" from genkit start', 30000, () => {
+        if (!start.alive) throw start.gone();
+        const m = start.output().match(/Genkit Developer UI: (http:\/\/[^\s]+)/);
+        return m ? m[1].replace(/\/$/, '') : null;
+      }, { onTimeout: () => `genkit start's output:\n${start.output()}` });
+      assert.equal(uiUrl, `http://localhost:${uiPort}`);
+      const ui = `http://127.0.0.1:${uiPort}`;  // it listens on 127.0.0.1 (--host)
+      const context = () => `\ngenkit start:\n${start.output()}\nserver:\n${serverLog()}`;
+
+      async function query(procedure, input) {
+        if (!start.alive) throw start.gone();
+        const r = await fetch(`${ui}/api/${procedure}` +
+                              (input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`),
+                              { signal: AbortSignal.timeout(10000) });
+        const text = await r.text();
+        assert.equal(r.status, 200, `GET /api/${procedure}: ${r.status} ${text}${context()}`);
+        return JSON.parse(text).result.data;
+      }
+      async function post(route, body) {
+        if (!start.alive) throw start.gone();
+        return fetch(`${ui}/api/${route}`, {
+          method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+          signal: AbortSignal.timeout(20000),
+        });
+      }
+
+      await waitFor(`GET ${ui}/api/__health`, 10000, async () => {
+        if (!start.alive) throw start.gone();
+        return (await fetch(`${ui}/api/__health`, { signal: AbortSignal.timeout(2000) })).status === 200;
+      });
+      // The UI's "connected" state: the runtime it found in the runtime file.
+      const current = await waitFor('our runtime as the Dev UI\'s current runtime (getCurrentRuntime)', 30000,
+        async () => { if (!start.alive) throw start.gone(); const c = await query('getCurrentRuntime'); return c?.id === runtime.id && c; },
+        { onTimeout: context });
+      assert.equal(current.pid, server.child.pid);
+      assert.equal(current.reflectionServerUrl.replace(/\/$/, ''), reflectionUrl);
+      const runtimes = await query('getActiveRuntimes');
+      assert.deepEqual(runtimes.map((r) => r.id), [runtime.id], JSON.stringify(runtimes));
+
+      // 1. listActions: what our /api/actions says, passed through.
+      const actions = await query('listActions', { runtimeId: runtime.id });
+      const ours = await (await fetch(`${reflectionUrl}/api/actions`, { signal: AbortSignal.timeout(5000) })).json();
+      assert.deepEqual(actions, ours);
+      const joke = actions['/flow/tell_joke'];
+      assert.equal(joke?.key, '/flow/tell_joke', Object.keys(actions).join(', '));
+      assert.equal(joke.name, 'tell_joke');
+      assert.equal(joke.inputSchema?.type, 'object', JSON.stringify(joke));
+      assert.equal(joke.inputSchema.properties?.name?.type, 'string', JSON.stringify(joke));
+      assert.ok(actions['/flow/tell_story'], Object.keys(actions).join(', '));
+      assert.equal(actions['/model/mock/echo']?.name, 'mock/echo', Object.keys(actions).join(', '));
+      assert.ok(actions['/prompt/code_review'] && actions['/executable-prompt/code_review'],
+                Object.keys(actions).join(', '));
+
+      // 2. + 4. runAction tell_joke, then getTrace of its trace id. The first
+      // runs may precede genkit start's POST /api/notify (sent just after it
+      // adds the runtime): their traces went elsewhere, the next run is tried.
+      let found, attempts = 0;
+      const deadline = Date.now() + 45000;
+      while (!found && Date.now() < deadline) {
+        attempts++;
+        const r = await post('runAction', { runtimeId: runtime.id, key: '/flow/tell_joke', input: { name: 'devui' } });
+        const text = await r.text();
+        assert.equal(r.status, 200, `POST /api/runAction: ${r.status} ${text}${context()}`);
+        const body = JSON.parse(text);
+        assert.match(JSON.stringify(body.result), /devui/, text);
+        const traceId = body.telemetry?.traceId;
+        assert.match(traceId ?? '', /^[0-9a-f]{32}$/, text);
+        assert.equal(r.headers.get('x-genkit-trace-id'), traceId, text);
+        const until = Math.min(Date.now() + 3000, deadline);
+        while (Date.now() < until) {
+          const trace = await query('getTrace', { traceId });  // "" while the telemetry server has none
+          const spans = Object.values(trace?.spans ?? {});
+          const root = spans.find((s) => !s.parentSpanId);
+          if (root?.attributes?.['genkit:state'] &&
+              spans.some((s) => s.attributes?.['genkit:metadata:subtype'] === 'model')) {
+            found = { traceId, trace, root, spans };
+            break;
+          }
+          await sleep(200);
+        }
+      }
+      assert.ok(found, `getTrace found no complete trace of ${attempts} runAction runs${context()}`);
+      {
+        const { traceId, trace, root, spans } = found;
+        assert.equal(trace.traceId, traceId);
+        assert.equal(root.displayName, 'tell_joke');
+        assert.equal(root.attributes['genkit:name'], 'tell_joke');
+        assert.equal(root.attributes['genkit:isRoot'], true);
+        assert.equal(root.attributes['genkit:metadata:subtype'], 'flow');
+        assert.equal(root.attributes['genkit:state'], 'success');
+        assert.match(root.attributes['genkit:input'], /devui/);
+        assert.match(root.attributes['genkit:output'], /devui/);
+        const model = spans.find((s) => s.attributes?.['genkit:metadata:subtype'] === 'model');
+        assert.equal(model.attributes['genkit:name'], 'mock/echo');
+        for (const s of spans) {
+          assert.equal(s.traceId, traceId);
+          if (s !== root) assert.ok(trace.spans[s.parentSpanId], `span ${s.spanId}'s parent is not in the trace`);
+        }
+        // ... and listed by listTraces.
+        const list = await query('listTraces', { limit: 50 });
+        assert.ok(list.traces.some((t) => t.traceId === traceId), `trace ${traceId} not in listTraces`);
+      }
+
+      // 3. streamAction tell_story: one JSON chunk a line as they come, then
+      // the result ({result, telemetry}) with no newline after it.
+      const t0 = performance.now();
+      const r = await post('streamAction', { runtimeId: runtime.id, key: '/flow/tell_story', input: { topic: 'dogs' } });
+      assert.equal(r.status, 200);
+      const traceId = r.headers.get('x-genkit-trace-id');
+      assert.match(traceId ?? '', /^[0-9a-f]{32}$/, `X-Genkit-Trace-Id: ${traceId}`);
+      const decoder = new TextDecoder();
+      let text = '', lines = 0;
+      const arrivals = [];  // when each complete line arrived
+      for await (const bytes of r.body) {
+        text += decoder.decode(bytes, { stream: true });
+        const now = text.split('\n').length - 1;
+        for (; lines < now; lines++) arrivals.push(performance.now());
+      }
+      const doneAt = performance.now();
+      const parts = text.split('\n');
+      const final = JSON.parse(parts.pop());
+      const chunks = parts.map((l) => JSON.parse(l));
+      const timeline = chunks.map((c, i) => `${JSON.stringify(c)} @${(arrivals[i] - t0).toFixed(0)}ms`).join(', ') +
+                       `; result @${(doneAt - t0).toFixed(0)}ms`;
+      assert.equal(final.error, undefined, `${text}${context()}`);
+      assert.ok(chunks.length >= 2, `at least 2 chunks expected: ${timeline}`);
+      for (const c of chunks) assert.equal(typeof c, 'string', timeline);
+      assert.equal(final.result, chunks.join(''), timeline);
+      assert.match(final.result, /dogs/);
+      assert.equal(final.telemetry?.traceId, traceId, text);
+      assert.ok(doneAt - arrivals[0] >= CHUNK_DELAY_MS / 2,
+                `the chunks arrived together with the result (not streamed): ${timeline}`);
+
+      // Nothing of ours was refused or logged as an error or warning: the
+      // only errors are those of the UI's browser pages (no download offline).
+      const errors = start.output().split('\n').filter((l) => /error|warn/i.test(l) && !/UI assets/.test(l));
+      assert.deepEqual(errors, [], `genkit start's output:\n${start.output()}`);
+
+      // Ctrl-C stops it (SIGTERM does not, with no command).
+      start.child.kill('SIGINT');
+      await waitExit(start, 15000);
+    } finally {
+      if (start.alive) {
+        start.child.kill('SIGKILL');
+        await Promise.race([start.exited, sleep(5000)]);
+      }
     }
   });
 

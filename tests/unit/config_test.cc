@@ -428,5 +428,22 @@ TEST(DotenvParse, ErrorsNameTheLine) {
   }
 }
 
+TEST(ConfigGenkitTools, DevModeAndItsSettings) {
+  EXPECT_FALSE(load_ok(inputs({})).dev_mode());
+  Config dev = load_ok(inputs({}, {{"GENKIT_ENV", "dev"},
+                                   {"GENKIT_TELEMETRY_SERVER", "http://localhost:4033"},
+                                   {"GENKIT_ENABLE_REALTIME_TELEMETRY", "true"},
+                                   {"GENKIT_RUNTIME_ID", "my-app.1"}}));
+  EXPECT_TRUE(dev.dev_mode());
+  EXPECT_EQ(dev.genkit_telemetry_server, "http://localhost:4033");
+  EXPECT_TRUE(dev.genkit_realtime_telemetry);
+  EXPECT_EQ(dev.genkit_runtime_id, "my-app.1");
+  EXPECT_FALSE(load_ok(inputs({}, {{"GENKIT_ENV", "prod"}})).dev_mode());
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"GENKIT_ENV", "development"}})), "GENKIT_ENV: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"GENKIT_RUNTIME_ID", "a b"}})), "GENKIT_RUNTIME_ID: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"GENKIT_TELEMETRY_SERVER", "localhost:4033"}})),
+                          "GENKIT_TELEMETRY_SERVER: "));
+}
+
 }  // namespace
 }  // namespace genkit
