@@ -172,7 +172,7 @@ printf '%-44s %10s\n' "POST /tell-joke (REST) req/s, median" "$R"
 printf '%-44s %10s   ratio %s (target >= %s) %s\n' "POST /tell_joke (flow server) req/s, median" "$F" "$FLOW_RATIO" "$TARGET_FLOW_RATIO" "$(verdict "$FLOW_RATIO" $TARGET_FLOW_RATIO '>=')"
 printf '%-44s %10s   cost %s (target <= %s) %s\n' "  + dev-mode trace export req/s, median" "$D" "$EXPORT_COST" "$TARGET_EXPORT_COST" "$(verdict "$EXPORT_COST" $TARGET_EXPORT_COST '<=')"
 echo "trace export: $DEV_REQS flow runs in dev mode, $posts TraceData POSTs received by the sink (one per trace;"
-echo "  each process posts at most one per millisecond, and a trace that starts while its queue is half full is not recorded)"
+echo "  each process posts at most one per 5 ms after a burst of 64, and traces past that pace are not recorded at all)"
 echo "non-2xx responses over all loads: $BAD"
 grep -h '"level":"\(warning\|error\)"' "$TMP"/dev.log | grep -v config_warning | head -n 5
 exit 0

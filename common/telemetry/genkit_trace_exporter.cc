@@ -1,5 +1,6 @@
 #include "common/telemetry/genkit_trace_exporter.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/log.h"
@@ -125,12 +126,22 @@ SpanSink GenkitTraceExporter::sink() {
   SpanSink sink([this](const Span& s) { enqueue(s); });
   if (options_.realtime) sink.on_start = sink.on_end;
   // A trace starts recording only when it can leave: there is a telemetry
-  // server, and the queue is below half full (its spans still fit). Under a
-  // load the tools cannot take, whole traces are declined as they start.
+  // server, the queue is below half full, and the traces admitted keep to
+  // the pace POSTs leave at (one per min_gap, after a burst of
+  // kAdmitBurst). Under a load the tools cannot take, whole traces are
+  // declined as they start instead of being recorded and dropped.
   sink.admit = [this] {
-    if (!url_.empty() && queue_.size() < options_.max_queue / 2) return true;
-    ++declined_;
-    return false;
+    auto now = std::chrono::steady_clock::now();
+    double refill = std::chrono::duration<double>(now - admit_refilled_) /
+                    std::chrono::duration<double>(options_.min_gap);
+    admit_tokens_ = std::min<double>(kAdmitBurst, admit_tokens_ + refill);
+    admit_refilled_ = now;
+    if (url_.empty() || admit_tokens_ < 1 || queue_.size() >= options_.max_queue / 2) {
+      ++declined_;
+      return false;
+    }
+    admit_tokens_ -= 1;
+    return true;
   };
   return sink;
 }
@@ -166,7 +177,8 @@ void GenkitTraceExporter::send_after_gap() {
     in_flight_ = false;
     send_next();
   };
-  if (wait.count() <= 0) return loop_.defer(go);
+  // (Someone waits for the queue — an exit, a runAction's last line: no gap.)
+  if (wait.count() <= 0 || !flushed_.empty()) return loop_.defer(go);
   if (!gap_) gap_ = std::make_unique<Timer>(loop_.base(), go);
   gap_->start(wait);
 }
@@ -174,6 +186,11 @@ void GenkitTraceExporter::send_after_gap() {
 void GenkitTraceExporter::flush(std::function<void()> done) {
   if (queue_.empty() && !in_flight_) return done();
   flushed_.push_back(std::move(done));
+  if (gap_ && gap_->pending()) {  // waiting out the gap: go now
+    gap_->cancel();
+    in_flight_ = false;
+    send_next();
+  }
 }
 
 void GenkitTraceExporter::send_next() {

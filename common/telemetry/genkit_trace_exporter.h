@@ -2,12 +2,15 @@
 // (POST <url>/api/traces; docs in ../shared/docs/genkit-protocols.md §5), so
 // `genkit start` and the Dev UI show our runs. Each span leaves as it ends
 // (and as it starts, with realtime telemetry). Non-blocking: spans wait in a
-// bounded queue; a trace that starts while it is half full is not recorded
-// at all (counted), and the oldest spans are dropped should it fill; one
+// bounded queue; a trace is recorded only if it starts while the queue is
+// below half full and traces keep to the pace POSTs leave at (others are
+// not recorded at all, and counted), and the oldest spans are dropped
+// should the queue fill; one
 // POST is in flight at a time, carrying every queued span of one trace, and
-// POSTs are at least `min_gap` apart: the tools' server (Node, a file per
-// trace) takes a few hundred a second, and a server under load in dev mode
-// should spend its CPU on requests, not on traces nobody can read.
+// POSTs are at least `min_gap` apart (but for a flush: an exit, a
+// runAction's last line): the tools' server (Node, a file per trace) takes a
+// few hundred a second, and a server under load in dev mode should spend its
+// CPU on requests, not on traces nobody can read.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +32,7 @@ struct GenkitTraceOptions {
   std::size_t max_queue = 4096;
   std::size_t max_spans_per_post = 256;
   std::chrono::milliseconds timeout{5000};
-  std::chrono::microseconds min_gap{1000};
+  std::chrono::microseconds min_gap{5000};
 };
 
 class GenkitTraceExporter {
@@ -62,6 +65,9 @@ class GenkitTraceExporter {
   bool in_flight_ = false;  // a POST, or the wait before the next one
   std::unique_ptr<Timer> gap_;
   std::chrono::steady_clock::time_point last_post_{};
+  static constexpr double kAdmitBurst = 64;
+  double admit_tokens_ = kAdmitBurst;  // traces that may start recording now
+  std::chrono::steady_clock::time_point admit_refilled_ = std::chrono::steady_clock::now();
   bool failing_ = false;  // logs once per outage, not per span
   std::vector<std::function<void()>> flushed_;
   std::size_t dropped_ = 0;
