@@ -47,8 +47,8 @@ std::string iso_timestamp(int64_t ms) {
 }  // namespace
 
 std::string genkit_project_root(const std::string& dir) {
-  static const char* const kMarkers[] = {"package.json", "go.mod", "pom.xml", "build.gradle", "build.gradle.kts",
-                                         "pyproject.toml", "requirements.txt", "pubspec.yaml"};
+  static const char* const kMarkers[] = {"package.json",     "go.mod",         "pom.xml",          "build.gradle",
+                                         "build.gradle.kts", "pyproject.toml", "requirements.txt", "pubspec.yaml"};
   std::error_code ec;
   for (std::filesystem::path p = std::filesystem::absolute(dir, ec);; p = p.parent_path()) {
     for (const char* marker : kMarkers) {
@@ -92,11 +92,11 @@ ReflectionListener::~ReflectionListener() { close(); }
 void ReflectionListener::write_runtime_file() {
   if (fd_ < 0 || !file_.empty()) return;
   std::error_code ec;
-  std::filesystem::path dir = std::filesystem::path(genkit_project_root(std::filesystem::current_path(ec).string())) /
-                              ".genkit" / "runtimes";
+  std::filesystem::path dir =
+      std::filesystem::path(genkit_project_root(std::filesystem::current_path(ec).string())) / ".genkit" / "runtimes";
   int64_t now = now_unix_ms();
-  std::filesystem::path file = dir / (std::to_string(getpid()) + "-" + std::to_string(port_) + "-" +
-                                      std::to_string(now) + ".json");
+  std::filesystem::path file =
+      dir / (std::to_string(getpid()) + "-" + std::to_string(port_) + "-" + std::to_string(now) + ".json");
   Json body = Json::object();
   body.set("id", Json::string(runtime_id_));
   body.set("pid", Json::number(getpid()));
@@ -114,8 +114,9 @@ void ReflectionListener::write_runtime_file() {
     return;
   }
   file_ = file.string();
-  log_info("reflection_api", {{"url", "http://127.0.0.1:" + std::to_string(port_)}, {"runtime_id", runtime_id_},
-                              {"runtime_file", file_}});
+  log_info(
+      "reflection_api",
+      {{"url", "http://127.0.0.1:" + std::to_string(port_)}, {"runtime_id", runtime_id_}, {"runtime_file", file_}});
 }
 
 void ReflectionListener::close() {

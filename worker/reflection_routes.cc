@@ -21,12 +21,14 @@ Response text(int status, std::string body) {
   return r;
 }
 
-Response json(int status, Json body) {
+Response json(int status, std::string body) {
   Response r;
   r.status = status;
-  r.body = body.dump();
+  r.body = std::move(body);
   return r;
 }
+
+Response json(int status, const Json& body) { return json(status, body.dump()); }
 
 Response message(int status, const char* key, const char* text) {
   return json(status, Json::object().set(key, Json::string(text)));
@@ -85,7 +87,7 @@ struct RunCall : std::enable_shared_from_this<RunCall> {
     if (!trace_id.empty()) state.running.erase(trace_id);
     if (!ex->responded()) {
       // (Failed before its trace started: the head goes out now.)
-      if (!stream) return ex->respond(json(200, *Json::parse(last_line)));
+      if (!stream) return ex->respond(json(200, std::move(last_line)));
       ex->start_stream(200, "text/plain", {});
     }
     auto self = shared_from_this();
@@ -100,8 +102,9 @@ struct RunCall : std::enable_shared_from_this<RunCall> {
   void ended(Result<Json> out) {
     if (!out.ok()) {
       if (out.status().code() != Code::kCancelled) {
-        log_warning("reflection_run_failed", {{"request_id", ex->request().request_id}, {"trace_id", trace_id},
-                                              {"reason", out.status().message()}});
+        log_warning(
+            "reflection_run_failed",
+            {{"request_id", ex->request().request_id}, {"trace_id", trace_id}, {"reason", out.status().message()}});
       }
       return finish(run_error(out.status(), trace_id));
     }
@@ -113,7 +116,7 @@ void run_action_route(ReflectionState& state, const std::shared_ptr<Exchange>& e
   Result<Json> body = Json::parse(ex->request().body);
   if (!body.ok() || !body->view().is_object()) {
     std::string why = body.ok() ? "the body must be a JSON object" : "malformed JSON: " + body.status().message();
-    return ex->respond(json(200, *Json::parse(run_error(Status(Code::kInvalidArgument, why), ""))));
+    return ex->respond(json(200, run_error(Status(Code::kInvalidArgument, why), "")));
   }
   JsonView req = body->view();
   if (!req["key"].is_string() || req["key"].as_string().empty()) {
@@ -161,9 +164,11 @@ void cancel_action_route(ReflectionState& state, const std::shared_ptr<Exchange>
 
 void notify_route(ReflectionState& state, const std::shared_ptr<Exchange>& ex) {
   Result<Json> body = Json::parse(ex->request().body);
-  if (!body.ok() || !body->view().is_object()) return ex->respond(message(400, "error", "the body must be a JSON object"));
+  if (!body.ok() || !body->view().is_object())
+    return ex->respond(message(400, "error", "the body must be a JSON object"));
   JsonView url = body->view()["telemetryServerUrl"];
-  if (url.present() && !url.is_string()) return ex->respond(message(400, "error", "telemetryServerUrl must be a string"));
+  if (url.present() && !url.is_string())
+    return ex->respond(message(400, "error", "telemetryServerUrl must be a string"));
   std::string_view u = url.as_string();
   if (url.is_string() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
     return ex->respond(message(400, "error", "telemetryServerUrl must be an http(s) URL"));
@@ -183,7 +188,9 @@ void values_route(ReflectionState& state, const std::shared_ptr<Exchange>& ex) {
     return ex->respond(json(200, Json::object().set("defaultModel", Json::string(state.app.model_name))));
   }
   if (*type == "middleware") return ex->respond(json(200, Json::object()));
-  ex->respond(text(400, "'type' " + std::string(*type) + " is not supported. Only 'defaultModel' and 'middleware' are supported"));
+  ex->respond(text(400, "'type' " + std::string(*type) +
+                            " is not supported. Only 'defaultModel' and "
+                            "'middleware' are supported"));
 }
 
 }  // namespace

@@ -122,7 +122,8 @@ Result<ModelRequest> model_request(JsonView in) {
   if (in["config"].is_object()) req.config = Json::copy_of(in["config"]);
   for (std::size_t i = 0; i < in["tools"].size(); ++i) {
     JsonView t = in["tools"].at(i);
-    if (!t["name"].is_string()) return Status(Code::kInvalidArgument, "tools." + std::to_string(i) + ".name: must be a string");
+    if (!t["name"].is_string())
+      return Status(Code::kInvalidArgument, "tools." + std::to_string(i) + ".name: must be a string");
     ToolDefinition d;
     d.name = std::string(t["name"].as_string());
     d.description = std::string(t["description"].as_string());
@@ -195,8 +196,8 @@ void run_prompt(Runtime& rt, const PromptTemplate& p, bool execute, JsonView inp
                 ActionObserver obs) {
   Result<Json> vars = prompt_input(p, input);
   if (!vars.ok()) return obs.on_done(vars.status());
-  auto span = start_root_span(admit_trace(rt.options().span_sink), prompt_name(p), execute ? "executable-prompt" : "prompt",
-                              vars->dump());
+  auto span = start_root_span(admit_trace(rt.options().span_sink), prompt_name(p),
+                              execute ? "executable-prompt" : "prompt", vars->dump());
   if (obs.on_start) obs.on_start(span->span());
   Finish finish = finisher(span, std::move(obs.on_done));
   Result<std::vector<Message>> messages = render_prompt(p, vars->view());

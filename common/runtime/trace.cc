@@ -1,7 +1,7 @@
 #include "common/runtime/trace.h"
 
-#include <sys/random.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,7 +40,6 @@ std::string path_segment(const std::string& name, const std::string& type, const
 }
 
 }  // namespace
-
 
 std::string random_hex(std::size_t bytes) {
   static const char kHex[] = "0123456789abcdef";
@@ -108,8 +107,8 @@ void ActiveSpan::finish() {
 }
 
 std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std::string subtype,
-                                            std::string input_json, std::string trace_id,
-                                            std::string parent_span_id, std::string context_json) {
+                                            std::string input_json, std::string trace_id, std::string parent_span_id,
+                                            std::string context_json) {
   Span s;
   s.trace_id = trace_id.empty() ? random_hex(16) : std::move(trace_id);
   s.span_id = random_hex(8);
@@ -117,7 +116,8 @@ std::shared_ptr<ActiveSpan> start_root_span(SpanSink sink, std::string name, std
   s.type = "action";
   s.subtype = std::move(subtype);
   // (Genkit's roots: /{tell_joke,t:flow}, /{get_current_time,t:action}, /{mock/echo,t:action,s:model}.)
-  s.path = s.subtype == "flow" ? "/{" + name + ",t:flow}" : path_segment(name, "action", s.subtype == "tool" ? "" : s.subtype);
+  s.path = s.subtype == "flow" ? "/{" + name + ",t:flow}"
+                               : path_segment(name, "action", s.subtype == "tool" ? "" : s.subtype);
   s.name = std::move(name);
   s.input = std::move(input_json);
   s.context = std::move(context_json);
@@ -133,9 +133,8 @@ SpanSink admit_trace(const SpanSink& sink) {
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
-  });
+  return std::all_of(id.begin(), id.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'; });
 }
 
 }  // namespace genkit

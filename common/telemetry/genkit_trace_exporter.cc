@@ -55,7 +55,9 @@ void append_span(std::string& out, const Span& s) {
     text(out, "genkit:state", s.ok ? "success" : "error");
     if (s.failure_source) out.append(",\"genkit:isFailureSource\":true");
   }
-  out.append("},\"links\":[],\"spanKind\":\"INTERNAL\",\"sameProcessAsParentSpan\":{\"value\":true}");
+  out.append(
+      "},\"links\":[],\"spanKind\":\"INTERNAL\","
+      "\"sameProcessAsParentSpan\":{\"value\":true}");
   if (s.ok) {
     out.append(",\"status\":{\"code\":0}");
   } else {
@@ -69,11 +71,15 @@ void append_span(std::string& out, const Span& s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f", s.end_ms);
     out.append(buf);
-    out.append(",\"annotation\":{\"description\":\"exception\",\"attributes\":{\"exception.type\":\"Error\"");
+    out.append(
+        ",\"annotation\":{\"description\":\"exception\",\"attributes\":{"
+        "\"exception.type\":\"Error\"");
     text(out, "exception.message", s.error);
     out.append("}}}");
   }
-  out.append("]},\"instrumentationLibrary\":{\"name\":\"genkit-tracer\",\"version\":\"v1\"}}");
+  out.append(
+      "]},\"instrumentationLibrary\":{\"name\":\"genkit-tracer\","
+      "\"version\":\"v1\"}}");
 }
 
 }  // namespace
@@ -132,8 +138,8 @@ SpanSink GenkitTraceExporter::sink() {
   // declined as they start instead of being recorded and dropped.
   sink.admit = [this] {
     auto now = std::chrono::steady_clock::now();
-    double refill = std::chrono::duration<double>(now - admit_refilled_) /
-                    std::chrono::duration<double>(options_.min_gap);
+    double refill =
+        std::chrono::duration<double>(now - admit_refilled_) / std::chrono::duration<double>(options_.min_gap);
     admit_tokens_ = std::min<double>(kAdmitBurst, admit_tokens_ + refill);
     admit_refilled_ = now;
     if (url_.empty() || admit_tokens_ < 1 || queue_.size() >= options_.max_queue / 2) {
@@ -171,8 +177,9 @@ void GenkitTraceExporter::enqueue(const Span& span) {
 // one POST), and past the gap since the last POST.
 void GenkitTraceExporter::send_after_gap() {
   in_flight_ = true;
+  using std::chrono::milliseconds;
   auto since = std::chrono::steady_clock::now() - last_post_;
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.min_gap - since + std::chrono::microseconds(999));
+  auto wait = std::chrono::duration_cast<milliseconds>(options_.min_gap - since + std::chrono::microseconds(999));
   auto go = [this] {
     in_flight_ = false;
     send_next();
