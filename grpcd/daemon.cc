@@ -26,6 +26,7 @@
 #include "common/net/http_client.h"
 #include "common/runtime/runtime.h"
 #include "common/state/shared_state.h"
+#include "common/shm/segment.h"
 #include "common/telemetry/trace_exporters.h"
 #include "grpcd/access_log.h"
 #include "grpcd/client_connections.h"
@@ -57,7 +58,7 @@ class Grpcd {
   explicit Grpcd(const GrpcdSetup& setup)
       : setup_(setup), config_(*setup.config), base_owner_(event_base_new(), &event_base_free),
         base_(base_owner_.get()), loop_(base_), http_client_(loop_),
-        exporters_(config_, loop_, http_client_),
+        exporters_(config_, loop_, http_client_, setup.segment ? &setup.segment->processes() : nullptr),
         shared_(loop_, setup.segment, shm::ProcessKind::kGrpc, config_),
         runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, exporters_.sink(), shared_.cache()}),
         inbox_(base_),

@@ -3,8 +3,9 @@
 // ../shared/docs/genkit-protocols.md §2-3). The supervisor binds
 // 127.0.0.1:3100, or the next free port up to 3200, before it forks and hands
 // the socket to worker 1 only: the reflection API is served by exactly one
-// process, so that /api/cancelAction reaches the run it names and the
-// telemetry URL /api/notify announces lands where those runs are traced.
+// process, so that /api/cancelAction reaches the run it names (the telemetry
+// URL /api/notify announces there is shared with every process through the
+// segment: common/shm/process_table.h).
 // The supervisor writes <project root>/.genkit/runtimes/<id>-<epochMs>.json
 // once it is ready and removes it when it stops (SIGTERM, SIGINT, SIGQUIT)
 // or when the tools send /api/__quitquitquit.

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/net/http_client.h"
+#include "common/shm/segment.h"
 #include "common/telemetry/trace_exporters.h"
 #include "common/runtime/runtime.h"
 #include "common/net/acceptor.h"
@@ -44,7 +45,7 @@ class Worker {
       : setup_(setup), config_(*setup.config), base_owner_(new_event_base(), &event_base_free), base_(base_owner_.get()),
         loop_(base_),
         http_client_(loop_),
-        exporters_(config_, loop_, http_client_),
+        exporters_(config_, loop_, http_client_, setup.segment ? &setup.segment->processes() : nullptr),
         shared_(loop_, setup.segment, shm::ProcessKind::kWorker, config_),
         runtime_(loop_, RuntimeOptions{default_model_name(config_), 5, exporters_.sink(), shared_.cache()}),
         app_{runtime_, config_, default_model_name(config_), shared_},

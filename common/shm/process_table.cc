@@ -27,6 +27,12 @@ void repair_labels(void* zone) {
   while (t->count > 0 && t->names[t->count - 1][0] == '\0') --t->count;
 }
 
+void repair_note(void* zone) {
+  auto* n = static_cast<SharedNote*>(zone);
+  if (n->length >= kSharedNoteBytes) n->length = 0;  // a writer died mid-copy: no text rather than a torn one
+  std::atomic_ref<uint64_t>(n->version).fetch_add(1, std::memory_order_release);
+}
+
 std::atomic_ref<int32_t> pid_ref(ProcessSlot& s) { return std::atomic_ref<int32_t>(s.pid); }
 
 uint64_t monotonic_ms() {
@@ -47,6 +53,7 @@ Status ProcessTable::init(void* at) {
   Status s = init_robust_mutex(&h->routes.mu);
   if (s.is_ok()) s = init_robust_mutex(&h->models.mu);
   if (s.is_ok()) s = init_robust_mutex(&h->grpc_methods.mu);
+  if (s.is_ok()) s = init_robust_mutex(&h->telemetry_url.mu);
   return s;
 }
 
@@ -114,6 +121,28 @@ int ProcessTable::count(ProcessKind kind) const {
     if (read_relaxed(slots_[i].pid) != 0 && read_relaxed(slots_[i].kind) == static_cast<int32_t>(kind)) ++n;
   }
   return n;
+}
+
+bool ProcessTable::publish_telemetry_url(std::string_view url) {
+  SharedNote& n = header_->telemetry_url;
+  if (url.size() >= kSharedNoteBytes) return false;
+  ShmLock lock(&n.mu, &repair_note, &n);
+  if (!lock.held()) return false;
+  n.length = static_cast<uint32_t>(kSharedNoteBytes);  // (marks the copy under way for repair_note)
+  std::memcpy(n.text, url.data(), url.size());
+  n.length = static_cast<uint32_t>(url.size());
+  std::atomic_ref<uint64_t>(n.version).fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+bool ProcessTable::read_telemetry_url(uint64_t* seen, std::string* url) {
+  SharedNote& n = header_->telemetry_url;
+  if (std::atomic_ref<uint64_t>(n.version).load(std::memory_order_acquire) == *seen) return false;
+  ShmLock lock(&n.mu, &repair_note, &n);
+  if (!lock.held()) return false;
+  *seen = std::atomic_ref<uint64_t>(n.version).load(std::memory_order_relaxed);
+  url->assign(n.text, std::min<std::size_t>(n.length, kSharedNoteBytes - 1));
+  return true;
 }
 
 int ProcessTable::intern(LabelTable& table, std::string_view name, int capacity) {

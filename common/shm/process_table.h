@@ -64,11 +64,24 @@ struct LabelTable {
   char names[kMaxLabels][kLabelBytes];
 };
 
+// A short text one process publishes for every other: in dev mode, the
+// telemetry URL the Genkit tools announced (/api/notify) to the worker that
+// serves the reflection API, so that every process exports its traces there.
+// Readers poll `version` without the lock and copy the text under it.
+constexpr std::size_t kSharedNoteBytes = 1024;
+struct SharedNote {
+  RobustMutex mu;
+  uint64_t version;  // bumped (atomically) after each change
+  uint32_t length;
+  char text[kSharedNoteBytes];
+};
+
 struct ProcessTableHeader {
   LabelTable routes;
   LabelTable models;
   LabelTable grpc_methods;  // only the first kGrpcMethodLabels are used
   uint64_t process_restarts;  // the supervisor's replacements of dead or recycled processes
+  SharedNote telemetry_url;   // dev mode: see SharedNote
 };
 
 class ProcessTable {
@@ -83,6 +96,11 @@ class ProcessTable {
   // drops to 0; its counters stay in the totals.
   void release(int32_t pid);
   int slot_of(int32_t pid) const;
+  // The dev-mode telemetry URL (SharedNote): publish a new one (false when
+  // too long); read it when its version differs from `*seen` (then updates
+  // `*seen` and returns true).
+  bool publish_telemetry_url(std::string_view url);
+  bool read_telemetry_url(uint64_t* seen, std::string* url);
   // The owner's event loop proves it turns (the supervisor's WORKER_TIMEOUT).
   void stamp_heartbeat(int slot);
   // Milliseconds since pid's last stamp; -1 when pid holds no slot.

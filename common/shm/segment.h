@@ -10,7 +10,8 @@
 //   SegmentHeader   magic "GKENDSHM", layout version, total size, the sizes
 //                   it was built for, a random instance id (names each
 //                   process's wake-up socket) and the zone offsets
-//   ProcessTable    label tables (routes, models), then kMaxProcesses slots:
+//   ProcessTable    label tables (routes, models), the dev-mode telemetry URL,
+//                   then kMaxProcesses slots:
 //                   owner pid + the counters only that owner writes
 //   BreakerZone     the circuit breaker: one robust mutex, a few words
 //   RateLimitZone   stripes of robust mutexes over fixed token-bucket arrays
@@ -33,7 +34,7 @@
 namespace genkit::shm {
 
 constexpr char kSegmentMagic[8] = {'G', 'K', 'E', 'N', 'D', 'S', 'H', 'M'};
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 
 struct SegmentSizes {
   uint32_t cache_entries = 1024;        // CACHE_MAX_SIZE

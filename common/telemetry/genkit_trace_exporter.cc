@@ -137,6 +137,7 @@ SpanSink GenkitTraceExporter::sink() {
   // kAdmitBurst). Under a load the tools cannot take, whole traces are
   // declined as they start instead of being recorded and dropped.
   sink.admit = [this] {
+    if (std::string announced; options_.poll_url && options_.poll_url(&announced)) adopt(std::move(announced));
     auto now = std::chrono::steady_clock::now();
     double refill =
         std::chrono::duration<double>(now - admit_refilled_) / std::chrono::duration<double>(options_.min_gap);
@@ -154,13 +155,17 @@ SpanSink GenkitTraceExporter::sink() {
 
 bool GenkitTraceExporter::announce(const std::string& url) {
   if (!options_.url.empty()) return false;
-  std::string adopted = loopback_url(url);
-  if (adopted == url_) return true;
-  url_ = std::move(adopted);
+  adopt(loopback_url(url));
+  if (options_.publish_url) options_.publish_url(url_);
+  return true;
+}
+
+void GenkitTraceExporter::adopt(std::string url) {
+  if (!options_.url.empty() || url == url_) return;
+  url_ = std::move(url);
   failing_ = false;
   log_info("genkit_telemetry_server", {{"url", url_}});
   if (!queue_.empty()) send_next();
-  return true;
 }
 
 void GenkitTraceExporter::enqueue(const Span& span) {

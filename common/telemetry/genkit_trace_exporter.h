@@ -33,6 +33,11 @@ struct GenkitTraceOptions {
   std::size_t max_spans_per_post = 256;
   std::chrono::milliseconds timeout{5000};
   std::chrono::microseconds min_gap{5000};
+  // The URL /api/notify announced to one process reaches the others through
+  // these (the shared segment): publish_url on announce; poll_url, asked as
+  // each trace starts, returns true with a newer URL. Both may be empty.
+  std::function<void(const std::string&)> publish_url;
+  std::function<bool(std::string*)> poll_url;
 };
 
 class GenkitTraceExporter {
@@ -53,6 +58,7 @@ class GenkitTraceExporter {
   std::size_t exported() const { return exported_; }
 
  private:
+  void adopt(std::string url);
   void enqueue(const Span& span);
   void send_next();
   void send_after_gap();

@@ -1,13 +1,21 @@
 #include "common/telemetry/trace_exporters.h"
 
+#include "common/shm/process_table.h"
+
 namespace genkit {
 
-TraceExporters::TraceExporters(const Config& config, Loop& loop, HttpClient& client)
+TraceExporters::TraceExporters(const Config& config, Loop& loop, HttpClient& client, shm::ProcessTable* processes)
     : otlp_(make_otlp_exporter(config, loop, client)) {
   if (config.dev_mode() && !config.telemetry_disabled) {
     GenkitTraceOptions o;
     o.url = config.genkit_telemetry_server;
     o.realtime = config.genkit_realtime_telemetry;
+    if (processes) {
+      o.publish_url = [processes](const std::string& url) { processes->publish_telemetry_url(url); };
+      o.poll_url = [processes, seen = uint64_t{0}](std::string* url) mutable {
+        return processes->read_telemetry_url(&seen, url);
+      };
+    }
     genkit_ = std::make_unique<GenkitTraceExporter>(loop, client, std::move(o));
   }
 }

@@ -15,9 +15,15 @@
 
 namespace genkit {
 
+namespace shm {
+class ProcessTable;
+}
+
 class TraceExporters {
  public:
-  TraceExporters(const Config& config, Loop& loop, HttpClient& client);
+  // `processes` (may be null): where the telemetry URL the tools announce to
+  // one process is shared with the others.
+  TraceExporters(const Config& config, Loop& loop, HttpClient& client, shm::ProcessTable* processes = nullptr);
 
   // Where a runtime's spans go; empty (nothing recorded) when no exporter runs.
   SpanSink sink();

@@ -333,6 +333,41 @@ TEST(GenkitTracesNotifyTest, NotifiedUrlReceivesTheRuns) {
   stop_dev(*dev);
 }
 
+// The URL announced to the reflection worker reaches every worker (through
+// the shared segment): flow-server runs on any of them are exported. With
+// the kernel spreading 40 connections over 2 workers, a URL kept by worker 1
+// alone would lose about half of them.
+TEST(GenkitTracesNotifyTest, NotifiedUrlReachesEveryWorker) {
+  TelemetryCollector collector;
+  ASSERT_TRUE(collector.start()) << collector.error();
+  std::string why;
+  auto dev = start_dev_server({}, &why, 2);
+  ASSERT_TRUE(dev) << why;
+  HttpResponse n = http_post(dev->reflection_port(), "/api/notify",
+                             R"({"telemetryServerUrl":")" + collector.url() + R"(","reflectionApiSpecVersion":1})");
+  ASSERT_EQ(n.status, 200) << n.body;
+  std::vector<std::string> traces;
+  for (int i = 0; i < 40; ++i) {
+    HttpResponse r = http_post(dev->rest_port(), "/tell_joke", R"({"data":{"name":"w)" + std::to_string(i) + R"("}})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::optional<std::string> id = r.header("x-genkit-trace-id");
+    ASSERT_TRUE(id.has_value());
+    traces.push_back(*id);
+  }
+  bool all = collector.wait_for(
+      [&](const std::vector<CollectedPost>&) {
+        for (const std::string& t : traces) {
+          if (finished_root(collector, t).view().is_null()) return false;
+        }
+        return true;
+      },
+      milliseconds(5000));
+  int missing = 0;
+  for (const std::string& t : traces) missing += finished_root(collector, t).view().is_null() ? 1 : 0;
+  EXPECT_TRUE(all) << missing << " of 40 flow-server runs were not exported to the notified URL";
+  stop_dev(*dev);
+}
+
 // ---------------------------------------------------------------------------
 // GENKIT_ENABLE_REALTIME_TELEMETRY=true: each span also as it starts.
 

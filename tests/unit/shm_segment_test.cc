@@ -81,6 +81,27 @@ TEST(ShmSegment, CreateThenAttachSharesTheSameBytes) {
   EXPECT_EQ(b.processes().intern_route("/chat"), seg->processes().intern_route("/chat"));
 }
 
+// Dev mode: the telemetry URL one process publishes, every mapping reads
+// once per change.
+TEST(ShmSegment, TelemetryUrlPublishedOnceReadByEveryMapping) {
+  auto seg = make_segment(16, 128, 64);
+  ASSERT_TRUE(seg);
+  Result<std::unique_ptr<Segment>> other = Segment::attach(seg->fd());
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  uint64_t seen = 0;
+  std::string url;
+  EXPECT_FALSE((*other)->processes().read_telemetry_url(&seen, &url));  // nothing published yet
+  ASSERT_TRUE(seg->processes().publish_telemetry_url("http://127.0.0.1:4033"));
+  ASSERT_TRUE((*other)->processes().read_telemetry_url(&seen, &url));
+  EXPECT_EQ(url, "http://127.0.0.1:4033");
+  EXPECT_FALSE((*other)->processes().read_telemetry_url(&seen, &url));  // no change since
+  ASSERT_TRUE(seg->processes().publish_telemetry_url("http://127.0.0.1:4034"));
+  ASSERT_TRUE((*other)->processes().read_telemetry_url(&seen, &url));
+  EXPECT_EQ(url, "http://127.0.0.1:4034");
+  EXPECT_FALSE(seg->processes().publish_telemetry_url(std::string(kSharedNoteBytes, 'x')));  // too long: refused
+  EXPECT_FALSE((*other)->processes().read_telemetry_url(&seen, &url));
+}
+
 TEST(ShmSegment, IsSealedAgainstResizing) {
   auto seg = make_segment();
   ASSERT_TRUE(seg);
