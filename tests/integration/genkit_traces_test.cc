@@ -506,11 +506,11 @@ TEST(GenkitTracesDownTest, RunsSucceedQuickly) {
     Json result;
     run_ok(dev->reflection_port(), R"({"key":"/flow/tell_joke","input":{"name":"cats"}})", i % 2 == 1, &result);
     EXPECT_EQ(str(result), kJoke);
-    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "run " << i << " waited on the dead telemetry server";
+    EXPECT_LT(Clock::now() - t0, milliseconds(3000)) << "run " << i << " waited on the dead telemetry server";
     t0 = Clock::now();
     HttpResponse rest = http_post(dev->rest_port(), "/tell_joke", R"({"data":{"name":"cats"}})");
     EXPECT_EQ(rest.status, 200) << rest.body;
-    EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+    EXPECT_LT(Clock::now() - t0, milliseconds(3000));  // (an export waiting out its 5 s timeout would not)
   }
   // Said once per outage, not per span.
   EXPECT_TRUE(dev->server->wait_event("genkit_trace_export_failed", milliseconds(3000)))

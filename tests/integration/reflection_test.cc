@@ -608,7 +608,7 @@ void cancel_and_check(int port, StartedRun& run, bool stream) {
   bool ended = false;
   std::string body = read_rest_of_body(run.client, milliseconds(5000), &ended);
   EXPECT_TRUE(ended) << "the cancelled run's body did not end: " << body;
-  EXPECT_LT(Clock::now() - t0, milliseconds(2500)) << "the cancelled run took its time to end";
+  EXPECT_LT(Clock::now() - t0, milliseconds(4000)) << "the cancelled run took its time to end";  // (uncancelled: 5 s)
   ASSERT_FALSE(body.empty());
   EXPECT_NE(body.back(), '\n');
   size_t nl = body.rfind('\n');
