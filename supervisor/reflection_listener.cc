@@ -1,8 +1,6 @@
 #include "supervisor/reflection_listener.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,24 +12,11 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/runtime/loop.h"
+#include "supervisor/listen_socket.h"
 
 namespace genkit {
 
 namespace {
-
-int bind_loopback(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 128) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 std::string iso_timestamp(int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -62,7 +47,11 @@ std::string genkit_project_root(const std::string& dir) {
 Result<ReflectionListener> ReflectionListener::open(const Config& config) {
   ReflectionListener l;
   for (int port = kFirstPort; port <= kLastPort && l.fd_ < 0; ++port) {
-    l.fd_ = bind_loopback(port);
+    Result<ListenSocket> sock = bind_listen_socket("127.0.0.1", port, 128);
+    if (!sock.ok()) continue;
+    // (Worker 1 inherits it by fork; grpcd, exec'd, must not.)
+    fcntl(sock->fd, F_SETFD, FD_CLOEXEC);
+    l.fd_ = sock->fd;
     l.port_ = port;
   }
   if (l.fd_ < 0) {

@@ -8,6 +8,7 @@
 // model layer, and REQUEST_TIMEOUT.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json.h"
 #include "common/runtime/flow.h"
@@ -51,24 +52,18 @@ Result<Json> validate(const FlowAction& flow, JsonView data, Json* details) {
   Json empty = Json::object();
   JsonView in = data.present() && !data.is_null() ? data : empty.view();
   if (!flow.input) return Json::copy_of(in);
-  Result<Json> input = flow.input->validate(in);
+  std::vector<FieldError> failures;
+  Result<Json> input = flow.input->validate(in, &failures);
   if (input.ok()) return input;
-  // ObjectSchema's message: "path: message" per failure, joined by "; ".
   Json errors = Json::array();
   std::string listed;
-  std::string_view rest = input.status().message();
-  while (!rest.empty()) {
-    std::size_t end = rest.find("; ");
-    std::string_view one = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
-    std::size_t colon = one.find(": ");
-    std::string path(colon == std::string_view::npos ? std::string_view() : one.substr(0, colon));
-    std::string message(colon == std::string_view::npos ? one : one.substr(colon + 2));
-    if (path.empty() || path == "body") path = "(root)";  // (Genkit's name for the input itself)
-    listed += "\n- " + path + ": " + message;
+  for (const FieldError& f : failures) {
+    // (Genkit's name for the input itself.)
+    std::string path = f.path.empty() || f.path == "body" ? "(root)" : f.path;
+    listed += "\n- " + path + ": " + f.message;
     Json e = Json::object();
     e.set("path", Json::string(path));
-    e.set("message", Json::string(message));
+    e.set("message", Json::string(f.message));
     errors.push(std::move(e));
   }
   Json schema = flow.input->json_schema();

@@ -28,7 +28,7 @@ std::string plural(int64_t n, const char* word) {
 
 class Checker {
  public:
-  explicit Checker(std::vector<std::string>* errors) : errors_(errors) {}
+  explicit Checker(std::vector<FieldError>* errors) : errors_(errors) {}
 
   // Fills `out` with the known members of `input`, in declaration order.
   void object(const ObjectSchema& schema, JsonView input, const std::string& prefix, Json& out) {
@@ -68,7 +68,7 @@ class Checker {
     return "Input is invalid";
   }
 
-  void fail(const std::string& path, std::string message) { errors_->push_back(path + ": " + message); }
+  void fail(const std::string& path, std::string message) { errors_->push_back({path, std::move(message)}); }
 
   void field(const FieldSpec& f, JsonView v, const std::string& path, Json& out) {
     switch (f.type) {
@@ -164,14 +164,14 @@ class Checker {
     return errors_->size() == before;
   }
 
-  std::vector<std::string>* errors_;
+  std::vector<FieldError>* errors_;
 };
 
-std::string join(const std::vector<std::string>& parts, const char* sep) {
+std::string joined(const std::vector<FieldError>& errors) {
   std::string out;
-  for (const std::string& p : parts) {
-    if (!out.empty()) out += sep;
-    out += p;
+  for (const FieldError& e : errors) {
+    if (!out.empty()) out += "; ";
+    out += e.path + ": " + e.message;
   }
   return out;
 }
@@ -230,13 +230,18 @@ Json object_schema_body(const ObjectSchema& schema, const std::string& descripti
 
 }  // namespace
 
-Result<Json> ObjectSchema::validate(JsonView input) const {
-  if (!input.is_object()) return invalid_argument("body: Input should be a valid dictionary or object");
-  std::vector<std::string> errors;
-  Json out = Json::object();
-  Checker(&errors).object(*this, input, "", out);
-  if (!errors.empty()) return invalid_argument(join(errors, "; "));
-  return out;
+Result<Json> ObjectSchema::validate(JsonView input, std::vector<FieldError>* errors) const {
+  std::vector<FieldError> found;
+  if (!input.is_object()) {
+    found.push_back({"body", "Input should be a valid dictionary or object"});
+  } else {
+    Json out = Json::object();
+    Checker(&found).object(*this, input, "", out);
+    if (found.empty()) return out;
+  }
+  std::string message = joined(found);
+  if (errors) *errors = std::move(found);
+  return invalid_argument(std::move(message));
 }
 
 Json ObjectSchema::json_schema() const {

@@ -29,6 +29,12 @@ struct FieldSpec {
   const struct ObjectSchema* object = nullptr;  // kObject
 };
 
+// One failing field of a validation: "skills.strength", "must be ...".
+struct FieldError {
+  std::string path;  // "" for the input itself
+  std::string message;
+};
+
 struct ObjectSchema {
   std::string name;          // "JokeInput"
   std::string description;
@@ -37,8 +43,9 @@ struct ObjectSchema {
   // Validates `input` (must be an object; unknown members are ignored, as
   // pydantic does) and returns a copy with defaults applied. On failure the
   // status is INVALID_ARGUMENT and its message names every failing field,
-  // "field: message", joined by "; " (nested: "skills.strength: ...").
-  Result<Json> validate(JsonView input) const;
+  // "field: message", joined by "; " (nested: "skills.strength: ..."); the
+  // same failures one by one go to `errors` when given.
+  Result<Json> validate(JsonView input, std::vector<FieldError>* errors = nullptr) const;
 
   // JSON Schema draft-07 of this model ("$schema" included at the top level).
   Json json_schema() const;

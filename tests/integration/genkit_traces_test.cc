@@ -150,13 +150,6 @@ int closed_port() {
   return ntohs(addr.sin_port);
 }
 
-void stop_dev(DevServer& dev) {
-  std::optional<int> code = dev.server->stop();
-  EXPECT_EQ(code, std::optional<int>(0)) << "stderr:\n" << dev.server->stderr_text();
-  dev.server->wait_streams_closed(milliseconds(5000));
-  for (const std::string& f : dev.server->sanitizer_findings()) ADD_FAILURE() << "sanitizer: " << f;
-}
-
 // A runAction that succeeded; returns its trace id.
 std::string run_ok(int port, const std::string& body, bool stream = false, Json* result = nullptr) {
   HttpResponse r = run_action(port, body, stream);
@@ -184,7 +177,7 @@ class GenkitTracesTest : public ::testing::Test {
     dev() = start_dev_server({{"GENKIT_TELEMETRY_SERVER", collector()->url()}, {"MOCK_CHUNK_DELAY_MS", "5"}}, &why());
   }
   static void TearDownTestSuite() {
-    if (dev()) stop_dev(*dev());
+    if (dev()) stop_dev_server(*dev());
     dev().reset();
     collector().reset();
   }
@@ -330,7 +323,7 @@ TEST(GenkitTracesNotifyTest, NotifiedUrlReceivesTheRuns) {
   const std::string next = run_ok(port, R"({"key":"/flow/tell_joke","input":{"name":"cats"}})");
   EXPECT_FALSE(finished_root(second, next).view().is_null());
   EXPECT_TRUE(collector.trace_posts(next).empty());
-  stop_dev(*dev);
+  stop_dev_server(*dev);
 }
 
 // The URL announced to the reflection worker reaches every worker (through
@@ -365,7 +358,7 @@ TEST(GenkitTracesNotifyTest, NotifiedUrlReachesEveryWorker) {
   int missing = 0;
   for (const std::string& t : traces) missing += finished_root(collector, t).view().is_null() ? 1 : 0;
   EXPECT_TRUE(all) << missing << " of 40 flow-server runs were not exported to the notified URL";
-  stop_dev(*dev);
+  stop_dev_server(*dev);
 }
 
 // ---------------------------------------------------------------------------
@@ -411,7 +404,7 @@ TEST(GenkitTracesRealtimeTest, SpansArePostedAsTheyStart) {
   EXPECT_TRUE(model_started) << all;
   // Merged, the end replaces the start.
   expect_joke_trace(collector.spans_of(trace), trace, "mock/echo", "cats", kJoke);
-  stop_dev(*dev);
+  stop_dev_server(*dev);
 }
 
 // ---------------------------------------------------------------------------
@@ -489,7 +482,7 @@ TEST(GenkitTracesFailureTest, FailedSpansNameTheirSource) {
   EXPECT_EQ(str(last->view()["error"]["details"]["traceId"]), st_trace) << st.body;
   Json st_root = finished_root(collector, st_trace);
   EXPECT_EQ(str(st_root["attributes"]["genkit:state"]), "error") << describe(collector.spans_of(st_trace));
-  stop_dev(*dev);
+  stop_dev_server(*dev);
 }
 
 // ---------------------------------------------------------------------------
@@ -519,7 +512,7 @@ TEST(GenkitTracesDownTest, RunsSucceedQuickly) {
   std::map<std::string, int> per_process;
   for (const Json& e : dev->server->events("genkit_trace_export_failed")) ++per_process[e["pid"].dump()];
   for (const auto& [pid, n] : per_process) EXPECT_EQ(n, 1) << "process " << pid << " logged the outage " << n << " times";
-  stop_dev(*dev);
+  stop_dev_server(*dev);
 }
 
 }  // namespace

@@ -71,13 +71,10 @@ int hold_port(int port) {
   return fd;
 }
 
-// SIGTERM and the graceful exit every dev server owes: code 0, its runtime file gone.
-void stop_dev_server(DevServer& dev) {
-  std::optional<int> code = dev.server->stop();
-  EXPECT_EQ(code, std::optional<int>(0)) << "stderr:\n" << dev.server->stderr_text();
+// stop_dev_server, and the runtime file gone with the server.
+void stop_dev(DevServer& dev) {
+  stop_dev_server(dev);
   EXPECT_TRUE(dev.dir->runtime_files().empty()) << "the runtime file outlived the server";
-  dev.server->wait_streams_closed(milliseconds(5000));
-  for (const std::string& f : dev.server->sanitizer_findings()) ADD_FAILURE() << "sanitizer: " << f;
 }
 
 // ---------------------------------------------------------------------------
@@ -133,7 +130,7 @@ TEST(ReflectionRuntimeFileTest, DescribesTheRuntimeAndItsUrlAnswers) {
   EXPECT_EQ(http_get(dev->rest_port(), "/health").status, 200);
   EXPECT_TRUE(dev->server->wait_event("reflection_api", milliseconds(2000)));
 
-  stop_dev_server(*dev);
+  stop_dev(*dev);
   EXPECT_TRUE(connection_refused(port)) << "the reflection port outlived the server";
 }
 
@@ -154,7 +151,7 @@ TEST(ReflectionRuntimeFileTest, RuntimeIdFromTheEnvironment) {
     EXPECT_EQ(r.body, "Invalid runtime ID") << id;
     expect_version(r, "?id=" + id);
   }
-  stop_dev_server(*dev);
+  stop_dev(*dev);
 }
 
 // Sends `sig` to a dev server and checks it exits and takes its runtime file along.
@@ -202,7 +199,7 @@ TEST(ReflectionRuntimeFileTest, QuitQuitQuitStopsOnlyTheReflectionApi) {
     EXPECT_EQ(joke.status, 200) << joke.body;
   }
   EXPECT_EQ(listening_tcp_ports(dev->server->pid()), std::set<int>{dev->rest_port()});
-  stop_dev_server(*dev);
+  stop_dev(*dev);
 }
 
 TEST(ReflectionRuntimeFileTest, NothingWithoutGenkitEnvDev) {
@@ -275,8 +272,8 @@ TEST(ReflectionPortTest, TakesTheNextFreePortAndSaysSo) {
     EXPECT_FALSE(listening_tcp_ports(first->server->pid()).count(3100));
     EXPECT_FALSE(listening_tcp_ports(second->server->pid()).count(3100));
   }
-  stop_dev_server(*second);
-  stop_dev_server(*first);
+  stop_dev(*second);
+  stop_dev(*first);
   if (held >= 0) close(held);
 }
 
@@ -290,7 +287,7 @@ class ReflectionApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { dev() = start_dev_server({{"API_KEYS", kApiKey}}, &why()); }
   static void TearDownTestSuite() {
-    if (dev()) stop_dev_server(*dev());
+    if (dev()) stop_dev(*dev());
     dev().reset();
   }
   void SetUp() override { ASSERT_TRUE(dev()) << "dev server did not start: " << why(); }
@@ -648,7 +645,7 @@ TEST(ReflectionCancelTest, CancelsAStreamingMockRun) {
                                R"({"key":"/model/mock/echo","input":{"messages":[{"role":"user","content":[{"text":"hi"}]}]}})");
   EXPECT_EQ(ok.status, 200);
   EXPECT_TRUE(json_of(ok)["result"]["message"].is_object()) << ok.body;
-  stop_dev_server(*dev);
+  stop_dev(*dev);
 }
 
 // With a real upstream: the cancelled run's model call is torn down (the
@@ -682,7 +679,7 @@ TEST(ReflectionCancelTest, CancelAbortsTheUpstreamCall) {
         milliseconds(3000));
     EXPECT_TRUE(closed) << "the upstream call outlived the cancelled run: " << fake.requests().dump();
   }
-  stop_dev_server(*dev);
+  stop_dev(*dev);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tests/support/reflection_support.h"
 
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -103,6 +105,13 @@ std::unique_ptr<DevServer> start_dev_server(const Env& env, std::string* why, in
     return nullptr;
   }
   return dev;
+}
+
+void stop_dev_server(DevServer& dev) {
+  std::optional<int> code = dev.server->stop();
+  EXPECT_EQ(code, std::optional<int>(0)) << "stderr:\n" << dev.server->stderr_text();
+  dev.server->wait_streams_closed(std::chrono::milliseconds(5000));
+  for (const std::string& f : dev.server->sanitizer_findings()) ADD_FAILURE() << "sanitizer: " << f;
 }
 
 HttpResponse run_action(int port, const std::string& body, bool stream, const Headers& headers,

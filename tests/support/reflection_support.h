@@ -66,6 +66,10 @@ struct DevServer {
 // waits for its runtime file; nullptr with *why on failure.
 std::unique_ptr<DevServer> start_dev_server(const Env& env, std::string* why, int workers = 2);
 
+// SIGTERM and the graceful exit every dev server owes (code 0), its streams
+// closed, and no sanitizer finding (each a test failure).
+void stop_dev_server(DevServer& dev);
+
 // POST /api/runAction[?stream=true] with `body` on a new connection.
 HttpResponse run_action(int port, const std::string& body, bool stream = false, const Headers& headers = {},
                         std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
