@@ -66,6 +66,11 @@ struct Config {
   bool cb_enabled = true;                    // CB_ENABLED
   int cb_failure_threshold = 5;              // CB_FAILURE_THRESHOLD
   double cb_recovery_timeout = 30;           // CB_RECOVERY_TIMEOUT (s)
+  // Where the cache, breaker and rate limiter live
+  std::string state_backend = "shm";         // STATE_BACKEND: shm (this machine) | redis (the fleet)
+  std::string redis_url = "redis://127.0.0.1:6379/0";  // REDIS_URL (redis://… or unix://…)
+  int redis_timeout_ms = 50;                 // REDIS_TIMEOUT_MS: longest wait on Redis before local state decides
+  std::string redis_key_prefix = "genkit-endpoints:";  // REDIS_KEY_PREFIX
   // Models
   std::string model;                         // MODEL ("" → googleai/gemini-2.5-flash with a key, else mock/echo)
   bool model_explicit = false;               // true when MODEL was given by the user
@@ -82,6 +87,7 @@ struct Config {
   bool telemetry_disabled = false;           // GENKIT_TELEMETRY_DISABLED, --no-telemetry
 
   bool dev_mode() const { return genkit_env == "dev"; }
+  bool redis_backend() const { return state_backend == "redis"; }
   int effective_workers() const;             // web_concurrency or min(2×CPU+1, 12)
   int effective_graceful_timeout() const;    // graceful_timeout or shutdown_grace
 };

@@ -7,6 +7,7 @@
 #include "common/config_internal.h"
 #include "common/net/host_allow_list.h"
 #include "common/net/ip_address.h"
+#include "common/redis/redis_url.h"
 
 #ifndef GENKIT_DEFAULT_PROMPTS_DIR
 #define GENKIT_DEFAULT_PROMPTS_DIR "prompts"
@@ -22,6 +23,7 @@ constexpr int64_t kMaxBody = std::numeric_limits<int>::max();
 constexpr const char* kLevels[] = {"debug", "info", "warning", "error"};
 constexpr const char* kFormats[] = {"json", "console"};
 constexpr const char* kGenkitEnvs[] = {"dev", "prod"};
+constexpr const char* kStateBackends[] = {"shm", "redis"};
 
 Status set_list(std::vector<std::string>* out, const Value& v) {
   *out = parse_list(v.text);
@@ -74,6 +76,23 @@ Status set_runtime_id(std::string* out, const Value& v) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.' && ch != ':') {
       return invalid_argument(v.label + ": may hold only letters, digits and - _ . : (got \"" + v.text + "\")");
     }
+  }
+  *out = v.text;
+  return Status::ok();
+}
+
+Status set_redis_url(std::string* out, const Value& v) {
+  Result<RedisEndpoint> e = parse_redis_url(v.text);
+  if (!e.ok()) return invalid_argument(v.label + ": " + e.status().message() + " (got \"" + v.text + "\")");
+  *out = v.text;
+  return Status::ok();
+}
+
+// Keys are the prefix and a fixed suffix: printable, no spaces, bounded.
+Status set_key_prefix(std::string* out, const Value& v) {
+  if (v.text.size() > 128) return invalid_argument(v.label + ": at most 128 characters");
+  for (char ch : v.text) {
+    if (ch <= ' ' || ch > '~') return invalid_argument(v.label + ": printable characters without spaces only");
   }
   *out = v.text;
   return Status::ok();
@@ -199,6 +218,20 @@ const SettingSpec kSettings[] = {
      APPLY(parse_int(v, 1, 1000000, &c.cb_failure_threshold))},
     {"CB_RECOVERY_TIMEOUT", nullptr, nullptr, "30", "seconds an open circuit fails fast before one probe is let through",
      T, APPLY(parse_seconds(v, kDay, &c.cb_recovery_timeout))},
+    {"STATE_BACKEND", nullptr, nullptr, "shm",
+     "shm|redis: where the cache, circuit breaker and rate limiter live; shm is this machine's shared memory, "
+     "redis one state for every machine sharing REDIS_URL (shared memory stays the cache's first level and the "
+     "fallback while Redis is unreachable)", T,
+     APPLY(parse_choice(v, kStateBackends, &c.state_backend))},
+    {"REDIS_URL", nullptr, nullptr, "redis://127.0.0.1:6379/0",
+     "redis://[[user]:password@]host[:port][/db] or unix:///path.sock[?db=N&password=P] (STATE_BACKEND=redis)", S,
+     APPLY(set_redis_url(&c.redis_url, v))},
+    {"REDIS_TIMEOUT_MS", nullptr, nullptr, "50",
+     "milliseconds a request may wait on Redis before this machine's state decides instead (1..10000)", T,
+     APPLY(parse_int(v, 1, 10000, &c.redis_timeout_ms))},
+    {"REDIS_KEY_PREFIX", nullptr, nullptr, "genkit-endpoints:",
+     "prefix of every Redis key, so that several services can share one Redis", S,
+     APPLY(set_key_prefix(&c.redis_key_prefix, v))},
     // Models
     {"MODEL", "--model", "PROVIDER/NAME",
      "googleai/gemini-2.5-flash with GEMINI_API_KEY, else mock/echo",

@@ -82,19 +82,23 @@ std::string CallCore::client_ip() const {
   return client_behind_proxies(peer, forwarded_entries(ctx_), daemon_.trusted_proxies);
 }
 
-Result<Json> CallCore::admit() {
+void CallCore::check_rate_limit(std::function<void(Status)> then) {
   RateLimiter& limiter = daemon_.shared.rate_limiter();
-  if (limiter.enabled()) {
-    if (std::optional<IpBytes> ip = parse_ip(client_ip())) {
-      shm::RateDecision d = limiter.take(*ip);
-      if (!d.allowed) {
-        daemon_.shared.metrics().rate_limited();
-        return Status(Code::kResourceExhausted, "rate limit exceeded: " + std::to_string(d.limit) +
-                                                    " requests per " + limiter.period_name() + " per client")
-            .with_retry_after(d.retry_after_s);
-      }
-    }
-  }
+  std::optional<IpBytes> ip = limiter.enabled() ? parse_ip(client_ip()) : std::nullopt;
+  if (!ip) return then(Status::ok());
+  auto verdict = [&limiter, metrics = &daemon_.shared.metrics()](const shm::RateDecision& d) {
+    if (d.allowed) return Status::ok();
+    metrics->rate_limited();
+    return Status(Code::kResourceExhausted, "rate limit exceeded: " + std::to_string(d.limit) + " requests per " +
+                                                limiter.period_name() + " per client")
+        .with_retry_after(d.retry_after_s);
+  };
+  std::optional<shm::RateDecision> now =
+      limiter.take(*ip, [then, verdict](shm::RateDecision d) { then(verdict(d)); });
+  if (now) then(verdict(*now));
+}
+
+Result<Json> CallCore::admit() {
   if (daemon_.api_keys.enabled()) {
     std::optional<std::string> key = authorization();
     Status auth = daemon_.api_keys.check(key ? &*key : nullptr);

@@ -39,9 +39,11 @@ class CallCore {
   // reference, is dropped on the loop after every closure posted before.
   void leave(std::shared_ptr<void> self);
 
-  // Loop thread, once: rate limit, API key, then the flow's schema (defaults
-  // applied).
-  // An error is the status to finish the call with.
+  // Loop thread, once: the rate limit. `then` gets OK or the status to
+  // finish the call with — at once (shared memory) or when Redis answers.
+  void check_rate_limit(std::function<void(Status)> then);
+  // Loop thread, once, after the rate limit: the API key, then the flow's
+  // schema (defaults applied). An error is the status to finish the call with.
   Result<Json> admit();
   // Loop thread: cancels the run and calls on_expiry when the call's time is up.
   void arm_deadline(std::function<void(Status)> on_expiry);

@@ -46,6 +46,17 @@ void StoryStreamCall::OnDone() { core_.leave(std::move(self_)); }
 
 void StoryStreamCall::begin() {
   if (ending_) return;
+  std::weak_ptr<StoryStreamCall> weak = weak_from_this();
+  core_.check_rate_limit([weak](Status limited) {
+    auto call = weak.lock();
+    if (!call) return;
+    if (!limited.is_ok()) return call->end(limited);
+    call->run();
+  });
+}
+
+void StoryStreamCall::run() {
+  if (ending_) return;
   Result<Json> input = core_.admit();
   if (!input.ok()) return end(input.status());
   std::weak_ptr<StoryStreamCall> weak = weak_from_this();

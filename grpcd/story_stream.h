@@ -34,6 +34,7 @@ class StoryStreamCall : public grpc::ServerWriteReactor<::genkit::sample::v1::St
 
  private:
   void begin();
+  void run();  // after the rate limit: admits the call and runs the flow
   void on_chunk(const std::string& text);
   void write_next();
   void end(const Status& status);  // finishes once the write in flight is done

@@ -34,6 +34,17 @@ void UnaryFlowCall::OnDone() { core_.leave(std::move(self_)); }
 
 void UnaryFlowCall::begin() {
   if (finished_) return;
+  std::weak_ptr<UnaryFlowCall> weak = weak_from_this();
+  core_.check_rate_limit([weak](Status limited) {
+    auto call = weak.lock();
+    if (!call) return;
+    if (!limited.is_ok()) return call->finish(limited);
+    call->run();
+  });
+}
+
+void UnaryFlowCall::run() {
+  if (finished_) return;
   Result<Json> input = core_.admit();
   if (!input.ok()) return finish(input.status());
   input_ = Json(input.value());

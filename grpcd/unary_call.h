@@ -33,6 +33,7 @@ class UnaryFlowCall : public grpc::ServerUnaryReactor, public std::enable_shared
 
  private:
   void begin();
+  void run();  // after the rate limit: admits the call and runs the flow
   void complete(Result<Json> output);
   void finish(const Status& status);
 

@@ -9,13 +9,16 @@ PACKAGES=(
   # the design card's libraries
   libevent-dev libnghttp2-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libcjson-dev libcurl4-openssl-dev libsystemd-dev zlib1g-dev libssl-dev
+  # the Redis state backend (STATE_BACKEND=redis): hiredis's async API on libevent
+  libhiredis-dev
   # chosen: HTTP/1.1 parser, YAML for Dotprompt front matter
   libhttp-parser-dev libyaml-dev
-  # tests: GoogleTest, the official JSON Schema test suite, the Python
+  # tests: GoogleTest, the official JSON Schema test suite, a real Redis
+  # (the STATE_BACKEND=redis suites start their own on loopback), the Python
   # gRPC client (health/reflection stubs come from grpc-proto's .proto files),
   # and the clients HTTP/2 and TLS are checked with (curl, nghttp, h2load,
   # openssl s_client)
-  libgtest-dev json-schema-test-suite python3-grpcio python3-protobuf grpc-proto
+  libgtest-dev json-schema-test-suite redis-server python3-grpcio python3-protobuf grpc-proto
   curl nghttp2-client openssl
 )
 # tests/genkit_tools (the official Genkit tools from npm): Node.js and npm,
@@ -48,6 +51,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The tests start their own redis-server on a free loopback port: the
+  # service Debian's package has just enabled is not wanted on this machine.
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
 fi
 
 # promtool (checks the /metrics text in the tests) is taken out of Debian's

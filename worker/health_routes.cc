@@ -1,5 +1,6 @@
 // Liveness and readiness for load balancers.
 #include "common/json.h"
+#include "common/redis/redis_client.h"
 #include "worker/app_context.h"
 #include "worker/router.h"
 
@@ -37,6 +38,10 @@ void add_health_routes(Router& router, AppContext& app) {
     }
     // Reported, not failed on: the HTTP side serves whether grpcd is up or
     // being restarted; gRPC balancers ask grpc.health.v1 on GRPC_PORT.
+    // Reported, not failed on: without Redis this machine serves on its own
+    // shared-memory state.
+    checks.set("state_backend", Json::string(app.config.state_backend));
+    if (RedisClient* redis = app.shared.redis()) checks.set("redis", Json::string(redis->status_text()));
     if (app.config.grpc_enabled && app.shared.segment()) {
       bool up = app.shared.segment()->processes().count(shm::ProcessKind::kGrpc) > 0;
       checks.set("grpcd", Json::string(up ? "running" : "not running"));

@@ -13,7 +13,7 @@ void add_metrics_routes(Router& router, AppContext& app) {
     if (!segment) return ex->respond(error_response(503, "metrics need the shared-memory segment"));
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = shm::render_prometheus(*segment);
+    r.body = shm::render_prometheus(*segment, app.config.state_backend);
     ex->respond(std::move(r));
   });
 }

@@ -13,15 +13,32 @@ void Router::add(const std::string& method, const std::string& path, Handler han
 }
 
 void Router::handle(const std::shared_ptr<Exchange>& exchange) const {
-  const Request& req = exchange->request();
-  auto path = routes_.find(req.path);
+  auto path = routes_.find(exchange->request().path);
   if (path != routes_.end()) {
     exchange->set_route_label(path->second.label);
     exchange->set_error_format(path->second.format);
   }
-  for (const Gate& gate : gates_) {
-    if (!gate(exchange)) return;
+  run_gates(exchange, 0);
+}
+
+void Router::run_gates(const std::shared_ptr<Exchange>& exchange, std::size_t first) const {
+  for (std::size_t i = first; i < gates_.size(); ++i) {
+    const GateEntry& gate = gates_[i];
+    if (gate.now) {
+      if (!gate.now(exchange)) return;
+      continue;
+    }
+    GateVerdict v = gate.deferring(exchange, [this, i](const std::shared_ptr<Exchange>& ex) {
+      if (!ex->cancel_token().cancelled() && !ex->responded()) run_gates(ex, i + 1);
+    });
+    if (v != GateVerdict::kPass) return;
   }
+  dispatch(exchange);
+}
+
+void Router::dispatch(const std::shared_ptr<Exchange>& exchange) const {
+  const Request& req = exchange->request();
+  auto path = routes_.find(req.path);
   if (path == routes_.end()) {
     return exchange->respond(error_response(404, "no route for " + req.method + " " + req.path));
   }

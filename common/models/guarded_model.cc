@@ -12,7 +12,23 @@ GuardedModel::GuardedModel(std::unique_ptr<Model> inner, CircuitBreaker* breaker
 }
 
 void GuardedModel::generate(Loop& loop, ModelRequest request, ModelCallbacks callbacks, CancelToken cancel) {
-  CircuitBreaker::Permit permit = breaker_ ? breaker_->admit() : CircuitBreaker::Permit{};
+  if (!breaker_) return call(loop, CircuitBreaker::Permit{}, std::move(request), std::move(callbacks), std::move(cancel));
+  // The breaker decides now (shared memory) or when Redis answers.
+  struct Pending {
+    ModelRequest request;
+    ModelCallbacks callbacks;
+    CancelToken cancel;
+  };
+  auto pending = std::make_shared<Pending>(Pending{std::move(request), std::move(callbacks), cancel});
+  std::optional<CircuitBreaker::Permit> now = breaker_->admit([this, &loop, pending](CircuitBreaker::Permit permit) {
+    if (pending->cancel.cancelled()) return breaker_->abandon(permit);
+    call(loop, permit, std::move(pending->request), std::move(pending->callbacks), std::move(pending->cancel));
+  });
+  if (now) call(loop, *now, std::move(pending->request), std::move(pending->callbacks), std::move(pending->cancel));
+}
+
+void GuardedModel::call(Loop& loop, CircuitBreaker::Permit permit, ModelRequest request, ModelCallbacks callbacks,
+                        CancelToken cancel) {
   if (!permit.allowed) {
     Status refused = Status(Code::kUnavailable, "the model is failing: its circuit breaker is open, retry later")
                          .with_retry_after(permit.retry_after_s);

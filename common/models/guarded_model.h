@@ -1,16 +1,16 @@
 // Wraps a provider model with what every upstream call goes through: the
-// shared circuit breaker (an open circuit fails the call at once with
-// UNAVAILABLE and a retry-after, before anything is sent) and the upstream
-// counters of /metrics (calls, errors, tokens by model).
+// shared circuit breaker (an open circuit fails the call with UNAVAILABLE
+// and a retry-after, before anything is sent) and the upstream counters of
+// /metrics (calls, errors, tokens by model).
 #pragma once
 
 #include <memory>
 
 #include "common/runtime/model.h"
+#include "common/state/circuit_breaker.h"
 
 namespace genkit {
 
-class CircuitBreaker;
 namespace shm {
 class ProcessMetrics;
 }
@@ -25,6 +25,9 @@ class GuardedModel : public Model {
   void generate(Loop& loop, ModelRequest request, ModelCallbacks callbacks, CancelToken cancel) override;
 
  private:
+  void call(Loop& loop, CircuitBreaker::Permit permit, ModelRequest request, ModelCallbacks callbacks,
+            CancelToken cancel);
+
   std::unique_ptr<Model> inner_;
   CircuitBreaker* breaker_;
   shm::ProcessMetrics* metrics_;

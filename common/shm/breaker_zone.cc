@@ -107,4 +107,14 @@ void BreakerZone::repair(void* zone) {
   if (s->state != static_cast<uint32_t>(CircuitState::kHalfOpen)) s->probe_pid = 0;
 }
 
+void BreakerZone::set_fleet_state(std::optional<CircuitState> s) {
+  write_relaxed(s_->fleet_state, s ? static_cast<uint32_t>(*s) + 1 : 0u);
+}
+
+std::optional<CircuitState> BreakerZone::fleet_state() const {
+  uint32_t v = read_relaxed(s_->fleet_state);
+  if (v == 0 || v > 3) return std::nullopt;
+  return static_cast<CircuitState>(v - 1);
+}
+
 }  // namespace genkit::shm

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "common/shm/robust_mutex.h"
 
@@ -20,7 +21,7 @@ struct BreakerState {
   uint32_t consecutive_failures;
   int64_t opened_ns;              // monotonic, when it last opened
   int32_t probe_pid;              // half-open: who holds the probe (0: nobody)
-  uint32_t pad;
+  uint32_t fleet_state;           // STATE_BACKEND=redis: 1 + the state last seen in Redis; 0: none (read relaxed)
   int64_t probe_deadline_ns;
   uint64_t transitions[3];        // into closed, open, half-open (read relaxed)
 };
@@ -54,6 +55,10 @@ class BreakerZone {
 
   CircuitState state();
   uint64_t transitions(CircuitState into) const;
+  // STATE_BACKEND=redis: the fleet's state as a process last saw it in
+  // Redis (what /metrics shows); nullopt while Redis is not answering.
+  void set_fleet_state(std::optional<CircuitState> s);
+  std::optional<CircuitState> fleet_state() const;
 
  private:
   void move_to(CircuitState next, int64_t now_ns);

@@ -60,6 +60,22 @@ void ProcessMetrics::rate_limited() {
   if (c_) bump(c_->rate_limited);
 }
 
+void ProcessMetrics::redis_command() {
+  if (c_) bump(c_->redis_commands);
+}
+void ProcessMetrics::redis_failure(RedisFailure kind) {
+  if (c_) bump(c_->redis_failures[static_cast<int>(kind)]);
+}
+void ProcessMetrics::redis_fallback(RedisDecision decision) {
+  if (c_) bump(c_->redis_fallbacks[static_cast<int>(decision)]);
+}
+void ProcessMetrics::redis_cache_hit() {
+  if (c_) bump(c_->redis_cache_hits);
+}
+void ProcessMetrics::redis_connected(bool connected) {
+  if (c_) write_relaxed(c_->redis_connected, int64_t{connected ? 1 : 0});
+}
+
 void ProcessMetrics::upstream_call(int model, bool failed, int64_t tokens_in, int64_t tokens_out) {
   if (!c_) return;
   int m = clamp_label(model);

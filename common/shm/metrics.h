@@ -42,6 +42,11 @@ class ProcessMetrics {
   void cache_coalesced();
   void rate_limited();
   void upstream_call(int model, bool failed, int64_t tokens_in, int64_t tokens_out);
+  void redis_command();
+  void redis_failure(RedisFailure kind);
+  void redis_fallback(RedisDecision decision);
+  void redis_cache_hit();
+  void redis_connected(bool connected);
 
   // gRPC calls (grpcd): safe from any thread, unlike the recorders above.
   int grpc_method_label(std::string_view method);
@@ -55,7 +60,8 @@ class ProcessMetrics {
 
 // The /metrics body: every counter summed over all process slots, plus the
 // cache, circuit breaker and rate limiter state of the segment.
-std::string render_prometheus(Segment& segment);
+// `state_backend`: STATE_BACKEND's value, for its info series.
+std::string render_prometheus(Segment& segment, const std::string& state_backend);
 // HTTP requests and gRPC calls finished so far by every process (the
 // supervisor's STATUS= line).
 uint64_t requests_served(Segment& segment);

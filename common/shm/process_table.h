@@ -25,6 +25,11 @@ constexpr int kDurationBuckets = 15;  // 14 upper bounds + overflow (metrics.h)
 constexpr int kGrpcMethodLabels = 16;  // the service's 9 RPCs, health, reflection; the last one is "other"
 constexpr int kGrpcCodes = 17;         // grpc::StatusCode 0..16
 
+constexpr int kRedisFailureKinds = 3;   // timeout, connection, reply
+constexpr int kRedisDecisionKinds = 3;  // rate_limit, cache, breaker
+enum class RedisFailure : int { kTimeout = 0, kConnection = 1, kReply = 2 };
+enum class RedisDecision : int { kRateLimit = 0, kCache = 1, kBreaker = 2 };
+
 enum class ProcessKind : int32_t { kNone = 0, kWorker = 1, kGrpc = 2, kOther = 3 };
 
 struct ProcessCounters {
@@ -47,6 +52,12 @@ struct ProcessCounters {
   uint64_t grpc_duration_buckets[kGrpcMethodLabels][kDurationBuckets];
   uint64_t grpc_duration_sum_us[kGrpcMethodLabels];
   int64_t grpc_in_flight;                                // gauge, likewise atomic
+  // The Redis state backend (STATE_BACKEND=redis), from the process's loop.
+  uint64_t redis_commands;
+  uint64_t redis_failures[kRedisFailureKinds];    // RedisFailure
+  uint64_t redis_fallbacks[kRedisDecisionKinds];  // RedisDecision: taken on local state instead
+  uint64_t redis_cache_hits;                      // first-level misses Redis answered
+  int64_t redis_connected;                        // gauge: 1 while its connection is usable
 };
 
 struct alignas(64) ProcessSlot {

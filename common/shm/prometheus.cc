@@ -26,6 +26,9 @@ struct Totals {
   uint64_t grpc_buckets[kGrpcMethodLabels][kDurationBuckets] = {};
   uint64_t grpc_sum_us[kGrpcMethodLabels] = {};
   int64_t grpc_in_flight = 0;
+  uint64_t redis_commands = 0, redis_cache_hits = 0;
+  uint64_t redis_failures[kRedisFailureKinds] = {}, redis_fallbacks[kRedisDecisionKinds] = {};
+  int64_t redis_connected = 0;
   int workers = 0;
   int grpc = 0;
 };
@@ -50,8 +53,13 @@ void add_slot(const ProcessSlot& s, Totals& t) {
   t.cache_misses += read_relaxed(c.cache_misses);
   t.cache_coalesced += read_relaxed(c.cache_coalesced);
   t.rate_limited += read_relaxed(c.rate_limited);
+  t.redis_commands += read_relaxed(c.redis_commands);
+  t.redis_cache_hits += read_relaxed(c.redis_cache_hits);
+  for (int k = 0; k < kRedisFailureKinds; ++k) t.redis_failures[k] += read_relaxed(c.redis_failures[k]);
+  for (int k = 0; k < kRedisDecisionKinds; ++k) t.redis_fallbacks[k] += read_relaxed(c.redis_fallbacks[k]);
   int32_t pid = read_relaxed(s.pid);
   if (pid == 0) return;
+  t.redis_connected += read_relaxed(c.redis_connected);
   t.in_flight += read_relaxed(c.in_flight);
   t.connections += read_relaxed(c.open_connections);
   t.grpc_in_flight += read_relaxed(c.grpc_in_flight);
@@ -221,9 +229,35 @@ void write_upstream(Writer& w, const Totals& t, const std::vector<std::string>& 
   }
 }
 
+void write_redis(Writer& w, const Totals& t, const std::string& backend) {
+  w.family("genkit_endpoints_state_backend_info", "gauge", "Where the cache, breaker and rate limiter live (STATE_BACKEND).");
+  w.sample("genkit_endpoints_state_backend_info", "backend=\"" + escape_label(backend) + "\"", 1);
+  if (backend != "redis") return;
+  w.family("genkit_endpoints_redis_connected_processes", "gauge", "Processes whose Redis connection is usable now.");
+  w.sample_signed("genkit_endpoints_redis_connected_processes", "", t.redis_connected);
+  w.family("genkit_endpoints_redis_commands_total", "counter", "Commands sent to Redis.");
+  w.sample("genkit_endpoints_redis_commands_total", "", t.redis_commands);
+  w.family("genkit_endpoints_redis_failures_total", "counter",
+           "Redis commands or connections that failed: timeout, connection (refused, lost), reply (not what was asked).");
+  const char* kinds[kRedisFailureKinds] = {"timeout", "connection", "reply"};
+  for (int k = 0; k < kRedisFailureKinds; ++k) {
+    w.sample("genkit_endpoints_redis_failures_total", std::string("kind=\"") + kinds[k] + "\"", t.redis_failures[k]);
+  }
+  w.family("genkit_endpoints_redis_fallbacks_total", "counter",
+           "Decisions taken on this machine's shared-memory state because Redis was unavailable, slow or wrong.");
+  const char* decisions[kRedisDecisionKinds] = {"rate_limit", "cache", "breaker"};
+  for (int k = 0; k < kRedisDecisionKinds; ++k) {
+    w.sample("genkit_endpoints_redis_fallbacks_total", std::string("decision=\"") + decisions[k] + "\"",
+             t.redis_fallbacks[k]);
+  }
+  w.family("genkit_endpoints_redis_cache_hits_total", "counter",
+           "Cacheable requests the first-level (shared-memory) cache missed and Redis answered.");
+  w.sample("genkit_endpoints_redis_cache_hits_total", "", t.redis_cache_hits);
+}
+
 }  // namespace
 
-std::string render_prometheus(Segment& segment) {
+std::string render_prometheus(Segment& segment, const std::string& state_backend) {
   ProcessTable& table = segment.processes();
   auto totals = std::make_unique<Totals>();
   Totals& t = *totals;
@@ -256,7 +290,7 @@ std::string render_prometheus(Segment& segment) {
   w.sample("genkit_endpoints_cache_entries", "", cache.entries);
 
   BreakerZone& breaker = segment.breaker();
-  CircuitState state = breaker.state();
+  CircuitState state = breaker.fleet_state().value_or(breaker.state());
   w.family("genkit_endpoints_circuit_breaker_state", "gauge", "1 for the circuit breaker's current state.");
   for (CircuitState s : {CircuitState::kClosed, CircuitState::kOpen, CircuitState::kHalfOpen}) {
     w.sample("genkit_endpoints_circuit_breaker_state", std::string("state=\"") + circuit_state_name(s) + "\"",
@@ -273,6 +307,7 @@ std::string render_prometheus(Segment& segment) {
 
   write_upstream(w, t, table.models());
   write_grpc(w, t, table.grpc_methods());
+  write_redis(w, t, state_backend);
   return w.take();
 }
 

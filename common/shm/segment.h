@@ -34,7 +34,7 @@
 namespace genkit::shm {
 
 constexpr char kSegmentMagic[8] = {'G', 'K', 'E', 'N', 'D', 'S', 'H', 'M'};
-constexpr uint32_t kLayoutVersion = 4;
+constexpr uint32_t kLayoutVersion = 5;
 
 struct SegmentSizes {
   uint32_t cache_entries = 1024;        // CACHE_MAX_SIZE

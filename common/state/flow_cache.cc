@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/shm/process_table.h"
+#include "common/state/fleet_cache.h"
 #include "common/shm/robust_mutex.h"
 
 namespace genkit {
@@ -143,7 +144,9 @@ void FlowCache::start_compute(const FlightPtr& flight) {
   FlightPtr keep = flight;  // the flight outlives its compute even if it finishes (and leaves the map) at once
   keep->leading = true;
   std::weak_ptr<Flight> weak = keep;
-  keep->compute(keep->compute_cancel, [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); });
+  FlowCache::Finish finish = [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); };
+  if (options_.fleet) return options_.fleet->fetch(keep->key, keep->compute_cancel, keep->compute, std::move(finish));
+  keep->compute(keep->compute_cancel, std::move(finish));
 }
 
 void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result) {

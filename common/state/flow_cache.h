@@ -10,7 +10,9 @@
 // wakes the waiting processes. A waiter polls the zone too, and takes the
 // flight over when its leader's process is gone or silent for too long.
 // A leader whose own requests all went away keeps computing while another
-// process waits, and cancels the computation otherwise.
+// process waits, and cancels the computation otherwise. With a second level
+// (FleetCache, Redis) the leader asks it first: the result may come from
+// another machine.
 #pragma once
 
 #include <chrono>
@@ -30,6 +32,8 @@
 
 namespace genkit {
 
+class FleetCache;
+
 struct CacheKeyHash {
   std::size_t operator()(const shm::CacheKey& k) const;
 };
@@ -41,6 +45,7 @@ class FlowCache {
     std::chrono::milliseconds stale_flight{240000};  // a leader silent this long is replaced
     std::chrono::milliseconds poll{50};              // waiters re-check the zone this often
     uint64_t instance_id = 0;                        // names the wake-up sockets
+    FleetCache* fleet = nullptr;                     // STATE_BACKEND=redis: the second level
   };
   using Finish = std::function<void(Result<Json>)>;
   // Runs the flow; `cancel` fires when nobody wants the result any more.

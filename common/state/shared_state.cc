@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/log.h"
+#include "common/redis/redis_client.h"
+#include "common/state/fleet_cache.h"
+#include "common/state/redis_scripts.h"
 
 namespace genkit {
 
@@ -13,6 +18,28 @@ int claim_slot(shm::Segment* segment, shm::ProcessKind kind) {
   int slot = segment->processes().claim(getpid(), kind);
   if (slot < 0) log_error("shm_process_table_full", {{"slots", shm::ProcessTable::capacity()}});
   return slot;
+}
+
+// This process among every process of every machine: the segment's random
+// instance id and the pid (the cache lock's and the breaker probe's holder).
+std::string fleet_id(shm::Segment* segment) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx:%d", static_cast<unsigned long long>(segment ? segment->instance_id() : 0),
+                static_cast<int>(getpid()));
+  return buf;
+}
+
+std::unique_ptr<RedisClient> make_redis(Loop& loop, const Config& config, shm::ProcessMetrics& metrics) {
+  if (!config.redis_backend()) return nullptr;
+  Result<RedisEndpoint> endpoint = parse_redis_url(config.redis_url);  // (validated with the config)
+  if (!endpoint.ok()) return nullptr;
+  RedisClient::Options o;
+  o.endpoint = std::move(endpoint).value();
+  o.timeout = std::chrono::milliseconds(config.redis_timeout_ms);
+  o.scripts = redis_scripts::sources();
+  auto client = std::make_unique<RedisClient>(loop, std::move(o), metrics);
+  client->start();
+  return client;
 }
 
 }  // namespace
@@ -29,8 +56,11 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
     : segment_(segment),
       slot_(claim_slot(segment, kind)),
       metrics_(segment && slot_ >= 0 ? shm::ProcessMetrics(&segment->processes(), slot_) : shm::ProcessMetrics()),
-      breaker_(segment ? &segment->breaker() : nullptr, config),
-      rate_limiter_(segment ? &segment->rate_limits() : nullptr, config) {
+      redis_(make_redis(loop, config, metrics_)) {
+  breaker_ = std::make_unique<CircuitBreaker>(loop, segment ? &segment->breaker() : nullptr, config, redis_.get(),
+                                              &metrics_, fleet_id(segment));
+  rate_limiter_ = std::make_unique<RateLimiter>(segment ? &segment->rate_limits() : nullptr, config, redis_.get(),
+                                                &metrics_);
   if (segment && slot_ >= 0) {
     heartbeat_ = std::make_unique<Timer>(loop.base(), [this] { beat(); });
     beat();
@@ -42,6 +72,10 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
   // call is stuck: a waiter takes over.
   o.stale_flight = std::chrono::seconds(config.request_timeout) + std::chrono::milliseconds(config.llm_timeout_ms);
   o.instance_id = segment->instance_id();
+  if (redis_) {
+    fleet_cache_ = std::make_unique<FleetCache>(loop, *redis_, metrics_, config, fleet_id(segment));
+    o.fleet = fleet_cache_.get();
+  }
   cache_ = std::make_unique<FlowCache>(loop, segment->cache(), shm::CacheZone::Caller{getpid(), slot_}, metrics_, o);
 }
 
@@ -53,6 +87,10 @@ void SharedState::beat() {
 SharedState::~SharedState() {
   heartbeat_.reset();
   cache_.reset();
+  fleet_cache_.reset();
+  rate_limiter_.reset();
+  breaker_.reset();
+  redis_.reset();
   if (segment_ && slot_ >= 0) segment_->processes().release(getpid());
 }
 

@@ -351,7 +351,8 @@ TEST(ConfigHelp, MentionsEveryFlagAndVariable) {
         "REQUEST_TIMEOUT", "HSTS_MAX_AGE", "GZIP_MIN_SIZE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
         "GENKIT_TELEMETRY_DISABLED", "GENKIT_ENV", "WEB_CONCURRENCY", "WORKER_TIMEOUT", "GRACEFUL_TIMEOUT",
         "MAX_REQUESTS", "MAX_REQUESTS_JITTER", "MODEL", "GEMINI_API_KEY", "GEMINI_BASE_URL", "OPENAI_BASE_URL",
-        "OPENAI_API_KEY", "PROMPTS_DIR", "MOCK_CHUNK_DELAY_MS", "API_KEYS"}) {
+        "OPENAI_API_KEY", "PROMPTS_DIR", "MOCK_CHUNK_DELAY_MS", "API_KEYS", "STATE_BACKEND", "REDIS_URL",
+        "REDIS_TIMEOUT_MS", "REDIS_KEY_PREFIX"}) {
     EXPECT_NE(help.find("\n  " + std::string(env) + " [default: "), std::string::npos) << env;
   }
   EXPECT_NE(help.find("2. environment variables"), std::string::npos);
@@ -443,6 +444,27 @@ TEST(ConfigGenkitTools, DevModeAndItsSettings) {
   EXPECT_TRUE(starts_with(load_error(inputs({}, {{"GENKIT_RUNTIME_ID", "a b"}})), "GENKIT_RUNTIME_ID: "));
   EXPECT_TRUE(starts_with(load_error(inputs({}, {{"GENKIT_TELEMETRY_SERVER", "localhost:4033"}})),
                           "GENKIT_TELEMETRY_SERVER: "));
+}
+
+TEST(ConfigStateBackend, SharedMemoryByDefaultRedisOnRequest) {
+  Config d = load_ok(inputs({}));
+  EXPECT_EQ(d.state_backend, "shm");
+  EXPECT_FALSE(d.redis_backend());
+  EXPECT_EQ(d.redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(d.redis_timeout_ms, 50);
+  EXPECT_EQ(d.redis_key_prefix, "genkit-endpoints:");
+  Config r = load_ok(inputs({}, {{"STATE_BACKEND", "redis"},
+                                 {"REDIS_URL", "unix:///run/redis/redis.sock?db=2&password=s3cret"},
+                                 {"REDIS_TIMEOUT_MS", "20"},
+                                 {"REDIS_KEY_PREFIX", "svc-a:"}}));
+  EXPECT_TRUE(r.redis_backend());
+  EXPECT_EQ(r.redis_timeout_ms, 20);
+  EXPECT_EQ(r.redis_key_prefix, "svc-a:");
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"STATE_BACKEND", "memcached"}})), "STATE_BACKEND: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"REDIS_URL", "http://redis:6379"}})), "REDIS_URL: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"REDIS_URL", "redis://host:99999"}})), "REDIS_URL: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"REDIS_TIMEOUT_MS", "0"}})), "REDIS_TIMEOUT_MS: "));
+  EXPECT_TRUE(starts_with(load_error(inputs({}, {{"REDIS_KEY_PREFIX", "a b"}})), "REDIS_KEY_PREFIX: "));
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ class ShmMetrics : public ::testing::Test {
 };
 
 TEST_F(ShmMetrics, SumsEverySlot) {
-  std::string text = render_prometheus(*seg_);
+  std::string text = render_prometheus(*seg_, "shm");
   for (const char* line : {
            R"(genkit_endpoints_http_requests_total{route="/translate",status="200"} 3)",
            R"(genkit_endpoints_http_requests_total{route="/chat",status="429"} 1)",
@@ -105,7 +105,7 @@ TEST_F(ShmMetrics, SumsEverySlot) {
 }
 
 TEST_F(ShmMetrics, DurationHistogramIsCumulative) {
-  std::string text = render_prometheus(*seg_);
+  std::string text = render_prometheus(*seg_, "shm");
   const std::string b = R"(genkit_endpoints_http_request_duration_seconds_bucket{route="/translate",le=")";
   EXPECT_TRUE(has_line(text, b + R"(0.005"} 1)")) << text;
   EXPECT_TRUE(has_line(text, b + R"(0.1"} 1)"));
@@ -118,7 +118,7 @@ TEST_F(ShmMetrics, DurationHistogramIsCumulative) {
 }
 
 TEST_F(ShmMetrics, EveryFamilyHasHelpAndType) {
-  std::string text = "\n" + render_prometheus(*seg_);
+  std::string text = "\n" + render_prometheus(*seg_, "shm");
   struct Family {
     const char* name;
     const char* type;
@@ -149,7 +149,7 @@ TEST_F(ShmMetrics, EveryFamilyHasHelpAndType) {
 
 TEST_F(ShmMetrics, AReleasedSlotKeepsItsCountsButNotItsGauges) {
   seg_->processes().release(910002);
-  std::string text = render_prometheus(*seg_);
+  std::string text = render_prometheus(*seg_, "shm");
   EXPECT_TRUE(has_line(text, "genkit_endpoints_workers_alive 1")) << text;
   EXPECT_TRUE(has_line(text, "genkit_endpoints_http_requests_in_flight 0")) << text;
   EXPECT_TRUE(has_line(text, R"(genkit_endpoints_http_requests_total{route="/translate",status="200"} 3)")) << text;
@@ -160,9 +160,9 @@ TEST_F(ShmMetrics, OpenConnectionsAreSummedAndDropWithTheSlot) {
   ProcessTable& table = seg_->processes();
   ProcessMetrics(&table, slot_a_).connections_changed(5);
   ProcessMetrics(&table, slot_b_).connections_changed(3);
-  EXPECT_TRUE(has_line(render_prometheus(*seg_), "genkit_endpoints_http_connections_open 8"));
+  EXPECT_TRUE(has_line(render_prometheus(*seg_, "shm"), "genkit_endpoints_http_connections_open 8"));
   table.release(910002);
-  EXPECT_TRUE(has_line(render_prometheus(*seg_), "genkit_endpoints_http_connections_open 5"));
+  EXPECT_TRUE(has_line(render_prometheus(*seg_, "shm"), "genkit_endpoints_http_connections_open 5"));
 }
 
 TEST_F(ShmMetrics, PromtoolAcceptsTheText) {
@@ -171,7 +171,7 @@ TEST_F(ShmMetrics, PromtoolAcceptsTheText) {
   char path[] = "/tmp/genkit-metrics-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  std::string text = render_prometheus(*seg_);
+  std::string text = render_prometheus(*seg_, "shm");
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
   std::string cmd = "'" + promtool + "' check metrics < " + path + " 2>&1";

@@ -1,5 +1,7 @@
 // The per-client-IP rate limit shared by all processes (RATE_LIMIT_DEFAULT),
-// keyed on the address middleware/client_address.h resolved. Health,
+// or by every machine with STATE_BACKEND=redis (the request then waits for
+// Redis's decision, at most REDIS_TIMEOUT_MS), keyed on the address
+// middleware/client_address.h resolved. Health,
 // readiness and /metrics are exempt. A refused request gets 429 with
 // Retry-After and X-RateLimit-Limit/-Remaining and never reaches a route,
 // let alone the model; its body is the JSON error format, on the flow
@@ -16,6 +18,6 @@ class RateLimiter;
 
 namespace genkit::http {
 
-Gate make_rate_limit_gate(RateLimiter& limiter, shm::ProcessMetrics* metrics);
+DeferringGate make_rate_limit_gate(RateLimiter& limiter, shm::ProcessMetrics* metrics);
 
 }  // namespace genkit::http

@@ -1,0 +1,161 @@
+#include "common/state/fleet_cache.h"
+
+#include <hiredis/hiredis.h>
+
+#include "common/redis/redis_client.h"
+#include "common/shm/metrics.h"
+#include "common/state/redis_scripts.h"
+
+namespace genkit {
+
+namespace {
+
+constexpr std::chrono::milliseconds kLockMs{10000};
+constexpr std::chrono::milliseconds kRenewEvery{3000};
+constexpr std::chrono::milliseconds kFirstPoll{5};
+constexpr std::chrono::milliseconds kMaxPoll{100};
+const std::string kLockMsText = std::to_string(kLockMs.count());
+
+std::string hex_of(const shm::CacheKey& key) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(sizeof key.bytes * 2);
+  for (uint8_t b : key.bytes) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+FleetCache::FleetCache(Loop& loop, RedisClient& redis, shm::ProcessMetrics& metrics, const Config& config,
+                       std::string leader_id)
+    : loop_(loop),
+      redis_(redis),
+      metrics_(metrics),
+      prefix_(config.redis_key_prefix),
+      leader_id_(std::move(leader_id)),
+      ttl_ms_(std::to_string(int64_t{config.cache_ttl} * 1000)),
+      max_value_bytes_(static_cast<std::size_t>(config.cache_max_entry_bytes)) {}
+
+FleetCache::~FleetCache() = default;
+
+FleetCache::Fetch* FleetCache::find(uint64_t id) {
+  auto it = fetches_.find(id);
+  return it == fetches_.end() ? nullptr : it->second.get();
+}
+
+void FleetCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, FlowCache::Compute compute,
+                       FlowCache::Finish finish) {
+  uint64_t id = next_id_++;
+  auto f = std::make_unique<Fetch>();
+  std::string hex = hex_of(key);
+  f->value_key = prefix_ + "cache:" + hex;
+  f->lock_key = prefix_ + "lock:" + hex;
+  f->cancel = cancel;
+  f->compute = std::move(compute);
+  f->finish = std::move(finish);
+  fetches_.emplace(id, std::move(f));
+  CancelToken token = cancel;
+  token.on_cancel([this, id] { on_cancelled(id); });
+  if (find(id)) look(id);
+}
+
+void FleetCache::look(uint64_t id) {
+  Fetch* f = find(id);
+  if (!f) return;
+  bool sent = redis_.run_script(redis_scripts::kCacheLookup, {f->value_key, f->lock_key}, {leader_id_, kLockMsText},
+                                [this, id](const redisReply* r) {
+    Fetch* f = find(id);
+    if (!f) return;
+    bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER;
+    long long verdict = valid ? r->element[0]->integer : 0;
+    if (verdict == 1) {
+      valid = r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len <= max_value_bytes_;
+      Result<Json> value = valid ? Json::parse(std::string_view(r->element[1]->str, r->element[1]->len))
+                                 : Result<Json>(Status(Code::kInternal, ""));
+      if (value.ok()) {
+        metrics_.redis_cache_hit();
+        FlowCache::Finish finish = std::move(f->finish);
+        fetches_.erase(id);
+        return finish(std::move(value));
+      }
+      redis_.reply_invalid("a cached value that is not JSON within CACHE_MAX_ENTRY_BYTES");
+      return run_locally(id);
+    }
+    if (verdict == 2) return lead(id);
+    if (verdict == 3) return wait(id);
+    if (r) redis_.reply_invalid("the cache lookup script's answer is not {1,value}, {2} or {3}");
+    run_locally(id);
+  });
+  if (!sent) run_locally(id);
+}
+
+void FleetCache::wait(uint64_t id) {
+  Fetch* f = find(id);
+  f->poll = f->poll.count() == 0 ? kFirstPoll : std::min(f->poll * 2, kMaxPoll);
+  if (!f->timer) f->timer = std::make_unique<Timer>(loop_.base(), [this, id] { look(id); });
+  f->timer->start(f->poll);
+}
+
+void FleetCache::lead(uint64_t id) {
+  Fetch* f = find(id);
+  f->leading = true;
+  f->timer = std::make_unique<Timer>(loop_.base(), [this, id] { renew(id); });
+  f->timer->start(kRenewEvery);
+  start(id);
+}
+
+void FleetCache::renew(uint64_t id) {
+  Fetch* f = find(id);
+  if (!f) return;
+  // (Unanswered, the lock may expire: another machine then computes too.)
+  redis_.run_script(redis_scripts::kCacheRenew, {f->lock_key}, {leader_id_, kLockMsText}, [](const redisReply*) {});
+  f->timer->start(kRenewEvery);
+}
+
+void FleetCache::run_locally(uint64_t id) {
+  Fetch* f = find(id);
+  metrics_.redis_fallback(shm::RedisDecision::kCache);
+  f->timer.reset();
+  f->leading = false;
+  start(id);
+}
+
+void FleetCache::start(uint64_t id) {
+  Fetch* f = find(id);
+  // (Moved out: the computation may finish, and the fetch go, before it returns.)
+  FlowCache::Compute compute = std::move(f->compute);
+  compute(f->cancel, [this, id](Result<Json> result) { on_computed(id, std::move(result)); });
+}
+
+void FleetCache::on_computed(uint64_t id, Result<Json> result) {
+  Fetch* f = find(id);
+  if (!f) return;
+  if (f->leading) {
+    std::string text = result.ok() ? result->dump() : std::string();
+    if (result.ok() && text.size() <= max_value_bytes_) {
+      redis_.run_script(redis_scripts::kCacheStore, {f->value_key, f->lock_key}, {text, ttl_ms_, leader_id_},
+                        [](const redisReply*) {});
+      redis_.flush();  // (stored before this machine answers: a client's next request anywhere hits)
+    } else {
+      // Errors are not cached: a waiting machine takes the lead now.
+      redis_.run_script(redis_scripts::kCacheUnlock, {f->lock_key}, {leader_id_}, [](const redisReply*) {});
+    }
+  }
+  FlowCache::Finish finish = std::move(f->finish);
+  fetches_.erase(id);
+  finish(std::move(result));
+}
+
+void FleetCache::on_cancelled(uint64_t id) {
+  Fetch* f = find(id);
+  if (!f) return;
+  if (f->leading) {
+    redis_.run_script(redis_scripts::kCacheUnlock, {f->lock_key}, {leader_id_}, [](const redisReply*) {});
+  }
+  fetches_.erase(id);
+}
+
+}  // namespace genkit
