@@ -169,20 +169,6 @@ new_port() {  # new_port VAR: a free port of 127.0.0.1 not handed out before in 
   return 1
 }
 
-# ticks PID: CPU of PID and its live children (utime+stime) plus what their
-# reaped children used (cutime+cstime), in clock ticks.
-ticks() {
-  local p sum=0 t
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
-    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null)
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
-HZ=$(getconf CLK_TCK)
-us_per() {  # us_per TICKS COUNT
-  awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }'
-}
 median() { tr ' ' '\n' | grep . | grep -v n/a | sort -g | awk '{ a[NR] = $1 } END {
   if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 spread() { tr ' ' '\n' | grep . | grep -v n/a | sort -g | awk '{ a[NR] = $1 } END {

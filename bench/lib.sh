@@ -1,6 +1,6 @@
 # Process, port and tool helpers shared by the bench scripts (sourced, not
 # run). wait_ready reads START_TIMEOUT (seconds) from the caller; apt_install
-# logs through the caller's log().
+# logs through the caller's log(); ticks and us_per measure CPU per request.
 
 stop_pid() {  # stop_pid PID SIGNAL GRACE_SECONDS
   local pid=$1 sig=$2 grace=$3 i
@@ -75,4 +75,19 @@ find_nginx() {
   command -v nginx 2>/dev/null && return 0
   [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
   return 1
+}
+
+# ticks PID: CPU of PID and its live children (utime+stime) plus what their
+# reaped children used (cutime+cstime), in clock ticks.
+ticks() {
+  local p sum=0 t
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null)
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+us_per() {  # us_per TICKS COUNT
+  awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }'
 }

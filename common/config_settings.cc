@@ -83,7 +83,8 @@ Status set_runtime_id(std::string* out, const Value& v) {
 
 Status set_redis_url(std::string* out, const Value& v) {
   Result<RedisEndpoint> e = parse_redis_url(v.text);
-  if (!e.ok()) return invalid_argument(v.label + ": " + e.status().message() + " (got \"" + v.text + "\")");
+  // (Not echoed: the URL may hold a password.)
+  if (!e.ok()) return invalid_argument(v.label + ": " + e.status().message());
   *out = v.text;
   return Status::ok();
 }

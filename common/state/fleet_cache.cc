@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/json_check.h"
 #include "common/redis/redis_client.h"
 #include "common/shm/metrics.h"
 #include "common/state/redis_scripts.h"
@@ -47,7 +48,7 @@ FleetCache::Fetch* FleetCache::find(uint64_t id) {
 }
 
 void FleetCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, FlowCache::Compute compute,
-                       FlowCache::Finish finish) {
+                       FlowCache::Finish finish, Hit hit) {
   uint64_t id = next_id_++;
   auto f = std::make_unique<Fetch>();
   std::string hex = hex_of(key);
@@ -56,6 +57,7 @@ void FleetCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Flow
   f->cancel = cancel;
   f->compute = std::move(compute);
   f->finish = std::move(finish);
+  f->hit = std::move(hit);
   fetches_.emplace(id, std::move(f));
   CancelToken token = cancel;
   token.on_cancel([this, id] { on_cancelled(id); });
@@ -64,25 +66,25 @@ void FleetCache::fetch(const shm::CacheKey& key, const CancelToken& cancel, Flow
 
 void FleetCache::look(uint64_t id) {
   Fetch* f = find(id);
-  if (!f) return;
+  bool sent = redis_.send({"GET", f->value_key}, [this, id](const redisReply* r) {
+    if (!find(id)) return;
+    if (r && r->type == REDIS_REPLY_NIL) return claim(id);
+    if (r && r->type == REDIS_REPLY_STRING) return deliver(id, std::string(r->str, r->len));
+    if (r) redis_.reply_invalid("a cached value that is not a string");
+    run_locally(id);
+  });
+  if (!sent) run_locally(id);
+}
+
+void FleetCache::claim(uint64_t id) {
+  Fetch* f = find(id);
   bool sent = redis_.run_script(redis_scripts::kCacheLookup, {f->value_key, f->lock_key}, {leader_id_, kLockMsText},
                                 [this, id](const redisReply* r) {
-    Fetch* f = find(id);
-    if (!f) return;
+    if (!find(id)) return;
     bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER;
     long long verdict = valid ? r->element[0]->integer : 0;
-    if (verdict == 1) {
-      valid = r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len <= max_value_bytes_;
-      Result<Json> value = valid ? Json::parse(std::string_view(r->element[1]->str, r->element[1]->len))
-                                 : Result<Json>(Status(Code::kInternal, ""));
-      if (value.ok()) {
-        metrics_.redis_cache_hit();
-        FlowCache::Finish finish = std::move(f->finish);
-        fetches_.erase(id);
-        return finish(std::move(value));
-      }
-      redis_.reply_invalid("a cached value that is not JSON within CACHE_MAX_ENTRY_BYTES");
-      return run_locally(id);
+    if (verdict == 1 && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+      return deliver(id, std::string(r->element[1]->str, r->element[1]->len));
     }
     if (verdict == 2) return lead(id);
     if (verdict == 3) return wait(id);
@@ -92,10 +94,21 @@ void FleetCache::look(uint64_t id) {
   if (!sent) run_locally(id);
 }
 
+void FleetCache::deliver(uint64_t id, std::string text) {
+  if (text.size() > max_value_bytes_ || !is_json_text(text)) {
+    redis_.reply_invalid("a cached value that is not JSON within CACHE_MAX_ENTRY_BYTES");
+    return run_locally(id);
+  }
+  metrics_.redis_cache_hit();
+  Hit hit = std::move(find(id)->hit);
+  fetches_.erase(id);
+  hit(text);
+}
+
 void FleetCache::wait(uint64_t id) {
   Fetch* f = find(id);
   f->poll = f->poll.count() == 0 ? kFirstPoll : std::min(f->poll * 2, kMaxPoll);
-  if (!f->timer) f->timer = std::make_unique<Timer>(loop_.base(), [this, id] { look(id); });
+  if (!f->timer) f->timer = std::make_unique<Timer>(loop_.base(), [this, id] { claim(id); });
   f->timer->start(f->poll);
 }
 

@@ -1,7 +1,7 @@
 // The fleet's copy of the response cache, in Redis (STATE_BACKEND=redis):
 // the second level behind the shared-memory cache. FlowCache hands it the
-// computation of a key its machine misses; a Redis hit finishes it without
-// running the flow; a miss either leads — sets a short lock key naming this
+// computation of a key its machine misses; a Redis hit (one GET) finishes
+// it without running the flow; a miss either leads — sets a short lock key naming this
 // process, runs the flow, stores the result with a TTL and unlocks — or, if
 // another machine leads, waits for its result by polling (5 ms, doubling,
 // at most 100 ms apart) and takes the lead itself if the lock goes away
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,10 +32,14 @@ class FleetCache {
   FleetCache(const FleetCache&) = delete;
   FleetCache& operator=(const FleetCache&) = delete;
 
-  // Computes `key` for the first level: from Redis, by `compute`, or by
-  // another machine. `finish` runs once unless `cancel` fires first.
+  // A result found in Redis: its text as stored, checked to be JSON.
+  using Hit = std::function<void(const std::string& text)>;
+
+  // Computes `key` for the first level: from Redis (`hit`), by `compute` or
+  // by another machine (`finish`). One of them runs, once, unless `cancel`
+  // fires first.
   void fetch(const shm::CacheKey& key, const CancelToken& cancel, FlowCache::Compute compute,
-             FlowCache::Finish finish);
+             FlowCache::Finish finish, Hit hit);
 
  private:
   struct Fetch {
@@ -42,12 +47,15 @@ class FleetCache {
     CancelToken cancel;
     FlowCache::Compute compute;
     FlowCache::Finish finish;
+    Hit hit;
     bool leading = false;
     std::chrono::milliseconds poll{0};
     std::unique_ptr<Timer> timer;  // waiting: the next look; leading: the next lock renewal
   };
 
-  void look(uint64_t id);
+  void look(uint64_t id);   // a plain GET: hits cost no script
+  void claim(uint64_t id);  // a miss: the lookup-or-lock script
+  void deliver(uint64_t id, std::string text);  // a hit, once checked
   void lead(uint64_t id);
   void wait(uint64_t id);
   void renew(uint64_t id);

@@ -145,22 +145,37 @@ void FlowCache::start_compute(const FlightPtr& flight) {
   keep->leading = true;
   std::weak_ptr<Flight> weak = keep;
   FlowCache::Finish finish = [this, weak](Result<Json> result) { on_computed(weak, std::move(result)); };
-  if (options_.fleet) return options_.fleet->fetch(keep->key, keep->compute_cancel, keep->compute, std::move(finish));
-  keep->compute(keep->compute_cancel, std::move(finish));
+  if (!options_.fleet) return keep->compute(keep->compute_cancel, std::move(finish));
+  options_.fleet->fetch(keep->key, keep->compute_cancel, keep->compute, std::move(finish),
+                        [this, weak](const std::string& text) { complete_text(weak, text); });
 }
 
 void FlowCache::on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result) {
+  std::string text = result.ok() ? result->dump() : std::string();
+  complete(weak, std::move(result), text);
+}
+
+void FlowCache::complete(const std::weak_ptr<Flight>& weak, Result<Json> result, const std::string& text) {
   FlightPtr f = weak.lock();
   if (!f || !is_current(f)) return;
-  std::string text = result.ok() ? result->dump() : std::string();
-  publish(*f, result, text);
+  publish(*f, result.status(), text);
   finish_flight(f, std::move(result), text);
 }
 
-void FlowCache::publish(const Flight& f, const Result<Json>& result, const std::string& text) {
+void FlowCache::complete_text(const std::weak_ptr<Flight>& weak, const std::string& text) {
+  FlightPtr f = weak.lock();
+  if (!f || !is_current(f)) return;
+  publish(*f, Status::ok(), text);
+  // Parsed only for a request that wants the result as a Json.
+  bool all_text = std::all_of(f->listeners.begin(), f->listeners.end(),
+                              [](const Listener& l) { return static_cast<bool>(l.delivery.text); });
+  finish_flight(f, all_text ? Result<Json>(Json::null()) : parse_value(text), text);
+}
+
+void FlowCache::publish(const Flight& f, const Status& outcome, const std::string& text) {
   shm::WaiterSet woken{};
   int64_t now = shm::monotonic_ns();
-  if (result.ok()) {
+  if (outcome.is_ok()) {
     if (text.size() <= zone_.max_value_bytes()) {
       woken = zone_.store(f.key, text, now, now + std::chrono::nanoseconds(options_.ttl).count());
     } else if (f.flight_id) {
@@ -168,10 +183,10 @@ void FlowCache::publish(const Flight& f, const Result<Json>& result, const std::
     }
   } else if (f.flight_id == 0) {
     return;
-  } else if (result.status().code() == Code::kCancelled) {
+  } else if (outcome.code() == Code::kCancelled) {
     woken = zone_.abandon(f.key, f.flight_id);
   } else {
-    const Status& s = result.status();
+    const Status& s = outcome;
     woken = zone_.fail(f.key, f.flight_id, static_cast<int32_t>(s.code()), static_cast<int32_t>(s.retry_after_s()),
                        s.message(), now + kOutcomeKeepNs);
   }

@@ -99,7 +99,11 @@ class FlowCache {
   void on_listener_gone(const std::weak_ptr<Flight>& weak, uint64_t id);
   void start_compute(const FlightPtr& flight);
   void on_computed(const std::weak_ptr<Flight>& weak, Result<Json> result);
-  void publish(const Flight& flight, const Result<Json>& result, const std::string& text);
+  // The flight's outcome; `text`, a success's JSON text.
+  void complete(const std::weak_ptr<Flight>& weak, Result<Json> result, const std::string& text);
+  // A success known only as (checked) JSON text: the second level's hit.
+  void complete_text(const std::weak_ptr<Flight>& weak, const std::string& text);
+  void publish(const Flight& flight, const Status& outcome, const std::string& text);
   void resolve(const FlightPtr& flight);
   void on_wake(const shm::CacheKey& key);
   void on_poll();

@@ -8,7 +8,12 @@
 
 namespace genkit {
 
-RateLimiter::RateLimiter(shm::RateLimitZone* zone, const Config& config, RedisClient* redis,
+namespace {
+// A batch is sent when full even before the loop turn ends.
+constexpr std::size_t kMaxBatch = 128;
+}  // namespace
+
+RateLimiter::RateLimiter(Loop& loop, shm::RateLimitZone* zone, const Config& config, RedisClient* redis,
                          shm::ProcessMetrics* metrics)
     : enabled_(config.rate_limit_enabled && (zone || redis)),
       zone_(zone),
@@ -17,7 +22,11 @@ RateLimiter::RateLimiter(shm::RateLimitZone* zone, const Config& config, RedisCl
       metrics_(metrics),
       key_prefix_(config.redis_key_prefix + "rl:"),
       count_text_(std::to_string(config.rate_limit.count)),
-      period_ms_text_(std::to_string(config.rate_limit.period_seconds * 1000)) {}
+      period_ms_text_(std::to_string(config.rate_limit.period_seconds * 1000)) {
+  if (redis_) send_timer_ = std::make_unique<Timer>(loop.base(), [this] { send_batch(); });
+}
+
+RateLimiter::~RateLimiter() = default;
 
 const char* RateLimiter::period_name() const {
   switch (limit_.period_seconds) {
@@ -33,29 +42,60 @@ shm::RateDecision RateLimiter::take_local(const IpBytes& ip) {
   return zone_->take(ip, limit_.count, limit_.period_seconds, shm::monotonic_ns());
 }
 
-std::optional<shm::RateDecision> RateLimiter::take(const IpBytes& ip, const Decided& later) {
+std::optional<shm::RateDecision> RateLimiter::take(const IpBytes& ip, Decided later) {
   if (!enabled_) return shm::RateDecision{};
   if (!redis_) return take_local(ip);
-  std::string key = key_prefix_ + ip_to_string(ip);
-  bool sent = redis_->run_script(redis_scripts::kTakeToken, {key}, {count_text_, period_ms_text_},
-                                 [this, ip, later](const redisReply* r) {
-    bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3;
-    for (std::size_t i = 0; valid && i < 3; ++i) valid = r->element[i]->type == REDIS_REPLY_INTEGER;
+  if (!redis_->usable()) {
+    if (metrics_) metrics_->redis_fallback(shm::RedisDecision::kRateLimit);
+    return take_local(ip);
+  }
+  if (last_key_.empty() || ip != last_ip_) {
+    last_ip_ = ip;
+    last_key_ = key_prefix_ + ip_to_string(ip);
+  }
+  batch_.push_back({ip, std::move(later)});
+  batch_keys_.push_back(last_key_);
+  if (batch_.size() >= kMaxBatch) {
+    send_timer_->cancel();
+    send_batch();
+  } else if (!send_timer_->pending()) {
+    send_timer_->start(std::chrono::milliseconds(0));
+  }
+  return std::nullopt;
+}
+
+void RateLimiter::send_batch() {
+  if (batch_.empty()) return;
+  auto asked = std::make_shared<std::vector<Asked>>(std::move(batch_));
+  std::vector<std::string_view> keys(batch_keys_.begin(), batch_keys_.end());
+  batch_.clear();
+  bool sent = redis_->run_script(redis_scripts::kTakeToken, keys, {count_text_, period_ms_text_},
+                                 [this, asked](const redisReply* r) {
+    bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements == asked->size();
+    for (std::size_t i = 0; valid && i < asked->size(); ++i) valid = r->element[i]->type == REDIS_REPLY_INTEGER;
     if (!valid) {
-      if (r) redis_->reply_invalid("the rate-limit script's answer is not 3 integers");
-      if (metrics_) metrics_->redis_fallback(shm::RedisDecision::kRateLimit);
-      return later(take_local(ip));
+      if (r) redis_->reply_invalid("the rate-limit script's answer is not an integer per decision");
+      return decide_locally(*asked);
     }
-    shm::RateDecision d;
-    d.allowed = r->element[0]->integer == 1;
-    d.limit = limit_.count;
-    d.remaining = std::max<long long>(0, r->element[1]->integer);
-    d.retry_after_s = d.allowed ? 0 : std::max<long long>(1, (r->element[2]->integer + 999) / 1000);
-    later(d);
+    for (std::size_t i = 0; i < asked->size(); ++i) {
+      long long v = r->element[i]->integer;
+      shm::RateDecision d;
+      d.allowed = v >= 0;
+      d.limit = limit_.count;
+      d.remaining = d.allowed ? v : 0;
+      d.retry_after_s = d.allowed ? 0 : std::max<long long>(1, (-v + 999) / 1000);
+      (*asked)[i].later(d);
+    }
   });
-  if (sent) return std::nullopt;
-  if (metrics_) metrics_->redis_fallback(shm::RedisDecision::kRateLimit);
-  return take_local(ip);
+  batch_keys_.clear();
+  if (!sent) decide_locally(*asked);
+}
+
+void RateLimiter::decide_locally(std::vector<Asked>& asked) {
+  for (Asked& a : asked) {
+    if (metrics_) metrics_->redis_fallback(shm::RedisDecision::kRateLimit);
+    a.later(take_local(a.ip));
+  }
 }
 
 }  // namespace genkit

@@ -10,28 +10,35 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 )";
 
+// The token bucket as GCRA: one number per client, the time at which its
+// bucket would be full again ("theoretical arrival time"), so one GET and
+// one SET whose expiry is exactly that time (then the key may go: a missing
+// key is a full bucket). Equivalent to `capacity` tokens refilled one per
+// period/capacity. One call decides for every key it is given, in order; a
+// key given many times (a busy client) is read and written once.
 constexpr const char* kTakeTokenBody = R"(
-local capacity = tonumber(ARGV[1])
-local period_us = tonumber(ARGV[2]) * 1000
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens, at = tonumber(b[1]), tonumber(b[2])
-if not tokens or not at then
-  tokens, at = capacity, now
-elseif now > at then
-  tokens = math.min(capacity, tokens + (now - at) * capacity / period_us)
-  at = now
+local period = tonumber(ARGV[2]) * 1000
+local step = period / tonumber(ARGV[1])
+local full_at, out = {}, {}
+for i, key in ipairs(KEYS) do
+  local at = full_at[key] or tonumber(redis.call('GET', key)) or now
+  if at < now then at = now end
+  local ahead = at + step - now
+  if ahead > period then
+    out[i] = -math.max(1, math.ceil((ahead - period) / 1000))
+  else
+    at = at + step
+    out[i] = math.floor((period - ahead) / step)
+  end
+  full_at[key] = at
 end
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+for key, at in pairs(full_at) do
+  -- (At rates beyond a request per microsecond the step vanishes in the sum.)
+  if at > now then
+    redis.call('SET', key, string.format('%.17g', at), 'PX', math.max(1, math.ceil((at - now) / 1000)))
+  end
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', at))
--- A bucket left alone for a period is full again: it may as well go.
-redis.call('PEXPIRE', KEYS[1], math.ceil(period_us / 1000) + 1000)
-local wait_ms = 0
-if allowed == 0 then wait_ms = math.ceil((1 - tokens) * period_us / capacity / 1000) end
-return {allowed, math.floor(tokens), wait_ms}
+return out
 )";
 
 constexpr const char* kBreakerAdmitBody = R"(

@@ -12,8 +12,9 @@
 namespace genkit::redis_scripts {
 
 enum Script : std::size_t {
-  // Token bucket. KEYS: bucket. ARGV: capacity, period ms.
-  // → {allowed 0|1, whole tokens left, ms until the next token (refused)}
+  // Token buckets (GCRA), a token from each in turn. KEYS: buckets (one per
+  // decision; a key may repeat). ARGV: capacity, period ms.
+  // → per key: allowed, the whole tokens left (>= 0); refused, -(ms until the next token)
   kTakeToken,
   // KEYS: breaker. ARGV: recovery ms, caller id, probe lease ms, key ttl ms.
   // → {allowed 0|1, probe 0|1, retry after s, state 0 closed|1 open|2 half-open}

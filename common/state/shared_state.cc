@@ -59,8 +59,8 @@ SharedState::SharedState(Loop& loop, shm::Segment* segment, shm::ProcessKind kin
       redis_(make_redis(loop, config, metrics_)) {
   breaker_ = std::make_unique<CircuitBreaker>(loop, segment ? &segment->breaker() : nullptr, config, redis_.get(),
                                               &metrics_, fleet_id(segment));
-  rate_limiter_ = std::make_unique<RateLimiter>(segment ? &segment->rate_limits() : nullptr, config, redis_.get(),
-                                                &metrics_);
+  rate_limiter_ = std::make_unique<RateLimiter>(loop, segment ? &segment->rate_limits() : nullptr, config,
+                                                redis_.get(), &metrics_);
   if (segment && slot_ >= 0) {
     heartbeat_ = std::make_unique<Timer>(loop.base(), [this] { beat(); });
     beat();

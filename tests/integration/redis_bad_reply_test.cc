@@ -54,7 +54,7 @@ class RedisBadReplyTest : public FakeUpstreamServerTest<RedisBadReplyTest> {
 
 TEST_F(RedisBadReplyTest, ARateLimitBucketOfTheWrongTypeFallsBackToTheLocalBucket) {
   ASSERT_NO_FATAL_FAILURE(start_on_redis({{"CACHE_ENABLED", "false"}, {"RATE_LIMIT_DEFAULT", "2/minute"}}));
-  ASSERT_TRUE(redis_.command({"SET", "genkit-endpoints:rl:127.0.0.1", "not a hash"}).ok());
+  ASSERT_TRUE(redis_.command({"HSET", "genkit-endpoints:rl:127.0.0.1", "not", "a number"}).ok());
   EXPECT_EQ(http_post(port(), "/tell-joke", "{}").status, 200);
   EXPECT_EQ(http_post(port(), "/tell-joke", "{}").status, 200);
   // The machine's own bucket decides: still 2 per minute.
@@ -62,7 +62,7 @@ TEST_F(RedisBadReplyTest, ARateLimitBucketOfTheWrongTypeFallsBackToTheLocalBucke
   expect_logged_and_counted(0);
   Samples s = scrape(port());
   EXPECT_GE(sample(s, "genkit_endpoints_redis_fallbacks_total{decision=\"rate_limit\"}"), 3);
-  EXPECT_EQ(redis_.command({"GET", "genkit-endpoints:rl:127.0.0.1"}).str, "not a hash");
+  EXPECT_EQ(redis_.command({"HGET", "genkit-endpoints:rl:127.0.0.1", "not"}).str, "a number");
 }
 
 TEST_F(RedisBadReplyTest, ACacheKeyOfTheWrongTypeFallsBackToRunningTheFlow) {
