@@ -101,7 +101,9 @@ void RedisClient::handshake() {
   for (std::size_t i = 0; i < options_.scripts.size(); ++i) {
     send_raw({"SCRIPT", "LOAD", options_.scripts[i]}, options_.handshake_timeout, [this, i](const redisReply* r) {
       if (!r) return;
-      if (r->type != REDIS_REPLY_STRING || r->len != 40) return drop(shm::RedisFailure::kReply, "SCRIPT LOAD: not a SHA1");
+      if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        return drop(shm::RedisFailure::kReply, "SCRIPT LOAD: not a SHA1");
+      }
       script_shas_[i].assign(r->str, r->len);
     });
   }

@@ -61,7 +61,9 @@ Status parse_query(std::string_view query, RedisEndpoint* e) {
     std::string_view name = item.substr(0, eq);
     std::string_view value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
     if (name == "db") {
-      if (!parse_number(value, 0, 1 << 20, &e->db)) return bad("db must be a number (got \"" + std::string(value) + "\")");
+      if (!parse_number(value, 0, 1 << 20, &e->db)) {
+        return bad("db must be a number (got \"" + std::string(value) + "\")");
+      }
     } else if (name == "password") {
       if (!percent_decode(value, &e->password) || e->password.empty()) return bad("bad password= in the query");
     } else {
@@ -130,7 +132,9 @@ Result<RedisEndpoint> parse_unix(std::string_view rest) {
     if (!s.is_ok()) return s;
     rest = rest.substr(at + 1);
   }
-  if (rest.size() < 2 || rest.front() != '/') return bad("the socket path must be absolute (unix:///run/redis/redis.sock)");
+  if (rest.size() < 2 || rest.front() != '/') {
+    return bad("the socket path must be absolute (unix:///run/redis/redis.sock)");
+  }
   if (rest.size() >= 108) return bad("the socket path is too long");
   e.socket_path = std::string(rest);
   Status s = parse_query(query, &e);

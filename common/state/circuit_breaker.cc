@@ -113,7 +113,7 @@ void CircuitBreaker::record(const Permit& permit, const Status& outcome) {
   if (!ok && !is_upstream_failure(outcome)) return abandon(permit);
   // (Unanswered, the outcome is lost to the fleet: the failure count is a
   // count of consecutive failures, and the next one counts again.)
-  redis_->run_script(redis_scripts::kBreakerRecord, {key_},
+  bool sent = redis_->run_script(redis_scripts::kBreakerRecord, {key_},
                      {ok ? "ok" : "fail", threshold_text_, permit.probe ? "1" : "0", caller_id_, ttl_ms_text_},
                      [this](const redisReply* r) {
     if (!r || r->type != REDIS_REPLY_INTEGER || !state_of(r->integer)) {
@@ -122,6 +122,13 @@ void CircuitBreaker::record(const Permit& permit, const Status& outcome) {
     }
     fleet_state_seen(state_of(r->integer));
   });
+  if (!sent) {
+    // Redis went away during the call: this machine's breaker counts it
+    // (as a plain call: the fleet's probe is not this machine's).
+    Permit local = permit;
+    local.fleet = local.probe = false;
+    return record_local(local, outcome);
+  }
   // Out before this call's answer: a client told of the failure that opened
   // the circuit must find it open on every machine.
   redis_->flush();

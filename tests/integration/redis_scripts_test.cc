@@ -52,7 +52,8 @@ class RedisScriptsTest : public ::testing::Test {
   }
   // One decision: >= 0 allowed (tokens left), < 0 refused (-ms until the next token).
   static long long take(const std::string& key, int capacity, int period_ms) {
-    return ints(eval(genkit::redis_scripts::kTakeToken, {key}, {std::to_string(capacity), std::to_string(period_ms)}))[0];
+    std::vector<std::string> args{std::to_string(capacity), std::to_string(period_ms)};
+    return ints(eval(genkit::redis_scripts::kTakeToken, {key}, args))[0];
   }
 };
 
