@@ -1,7 +1,8 @@
 // A unary RPC that runs a flow: the reactor grpc++ drives, living until
 // OnDone. Its life, thread by thread:
 //   grpc thread: start() builds it and posts begin() to the loop.
-//   loop:        begin() admits the call and runs the flow; the flow's result
+//   loop:        begin() takes the rate limit (with Redis, when it answers),
+//                run() admits the call and runs the flow; the flow's result
 //                (or the deadline, or a cancel) fills the reply and calls
 //                Finish() exactly once.
 //   grpc thread: OnCancel() posts a cancel to the loop; OnDone() posts the

@@ -36,12 +36,12 @@ void add_health_routes(Router& router, AppContext& app) {
     if (app.shared.breaker().enabled()) {
       checks.set("circuit_breaker", Json::string(shm::circuit_state_name(app.shared.breaker().state())));
     }
-    // Reported, not failed on: the HTTP side serves whether grpcd is up or
-    // being restarted; gRPC balancers ask grpc.health.v1 on GRPC_PORT.
     // Reported, not failed on: without Redis this machine serves on its own
     // shared-memory state.
     checks.set("state_backend", Json::string(app.config.state_backend));
     if (RedisClient* redis = app.shared.redis()) checks.set("redis", Json::string(redis->status_text()));
+    // Reported, not failed on: the HTTP side serves whether grpcd is up or
+    // being restarted; gRPC balancers ask grpc.health.v1 on GRPC_PORT.
     if (app.config.grpc_enabled && app.shared.segment()) {
       bool up = app.shared.segment()->processes().count(shm::ProcessKind::kGrpc) > 0;
       checks.set("grpcd", Json::string(up ? "running" : "not running"));
