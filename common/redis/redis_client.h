@@ -53,7 +53,6 @@ class RedisClient {
   bool usable() const { return state_ == State::kReady; }
   // "connected", or "unavailable: <why>" (for /ready).
   std::string status_text() const;
-  const RedisEndpoint& endpoint() const { return options_.endpoint; }
 
   // Sends a command; false (and `cb` never runs) when no connection is
   // usable or too many commands are in flight.
