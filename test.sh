@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: a normal
-# build, then an AddressSanitizer + UndefinedBehaviorSanitizer build; then
-# builds the Debian package and checks it under a booted systemd.
+# build, then an AddressSanitizer + UndefinedBehaviorSanitizer build; runs
+# every fuzz target briefly; then builds the Debian package and checks it
+# under a booted systemd.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash packaging/install-deps.sh
@@ -21,6 +22,11 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== tests (ASan + UBSan) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGENKIT_SANITIZE=ON
+# Every libFuzzer target for a short time from its seed corpus, so that a
+# parser change that crashes on a known shape surfaces here (long runs:
+# tests/fuzz/README.md).
+echo "== fuzzing (tests/fuzz, ${FUZZ_SECONDS:=20} s per target) =="
+tests/fuzz/run.sh --seconds "$FUZZ_SECONDS"
 # The Debian package, installed and run under a real systemd in a
 # systemd-nspawn container (packaging/README.md; needs root: sudo otherwise).
 echo "== the Debian package under systemd (systemd-nspawn) =="

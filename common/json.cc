@@ -27,6 +27,12 @@ std::string_view JsonView::as_string() const {
   return is_string() && node_->valuestring ? std::string_view(node_->valuestring) : std::string_view();
 }
 double JsonView::as_number() const { return is_number() ? node_->valuedouble : 0.0; }
+int64_t JsonView::as_int(int64_t lo, int64_t hi) const {
+  double d = as_number();
+  if (!is_number() || !(d > static_cast<double>(lo))) return lo;  // (NaN too)
+  if (d >= static_cast<double>(hi)) return hi;
+  return static_cast<int64_t>(d);
+}
 bool JsonView::as_bool() const { return node_ && cJSON_IsTrue(node_); }
 
 JsonView JsonView::operator[](std::string_view key) const {
@@ -203,7 +209,9 @@ void canonical_into(JsonView v, std::string& out) {
     members.reserve(v.size());
     v.for_each([&](std::string_view k, JsonView c) { members.emplace_back(k, c); });
     // (Keys of a validated input are unique, so this order is total.)
-    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Stable: a repeated key's members keep their order, so the canonical
+    // form of a canonical form is itself (found by tests/fuzz/fuzz_json).
+    std::stable_sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     out += '{';
     for (std::size_t i = 0; i < members.size(); ++i) {
       if (i) out += ',';

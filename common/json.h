@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,10 @@ class JsonView {
 
   std::string_view as_string() const;  // "" unless a string
   double as_number() const;            // 0 unless a number
+  // The number truncated to an integer and saturated to [lo, hi] (lo when
+  // it is not a number): a double out of an integer's range is undefined
+  // behaviour to cast, and outside JSON says 1e300 as easily as 3.
+  int64_t as_int(int64_t lo, int64_t hi) const;
   bool as_bool() const;                // false unless true
 
   JsonView operator[](std::string_view key) const;  // object member; absent if missing

@@ -45,7 +45,8 @@ std::string metadata_value(const grpc::CallbackServerContext* ctx, const char* k
   return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-CallCore::CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input)
+CallCore::CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow,
+                   Result<Json> raw_input)
     : daemon_(daemon), ctx_(ctx), flow_(flow), raw_input_(std::move(raw_input)),
       request_id_(metadata_value(ctx, "x-request-id")) {}
 
@@ -106,7 +107,8 @@ Result<Json> CallCore::admit() {
   }
   action_ = daemon_.runtime.registry().flow(flow_);
   if (!action_) return internal_error(std::string("flow not registered: ") + flow_);
-  return action_->input->validate(raw_input_.view());
+  if (!raw_input_.ok()) return raw_input_.status();
+  return action_->input->validate(raw_input_->view());
 }
 
 void CallCore::arm_deadline(std::function<void(Status)> on_expiry) {

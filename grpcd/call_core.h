@@ -28,8 +28,9 @@ namespace genkit::grpcd {
 
 class CallCore {
  public:
-  // Any thread (grpc's, when the call arrives).
-  CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input);
+  // Any thread (grpc's, when the call arrives). `raw_input`: the request
+  // as the flow's JSON, or why it cannot be (admit() answers with that).
+  CallCore(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Result<Json> raw_input);
 
   // Any thread, as the call starts: counts it in flight. False past
   // kMaxCallsInFlight: finish it at once with too_busy().
@@ -42,8 +43,9 @@ class CallCore {
   // Loop thread, once: the rate limit. `then` gets OK or the status to
   // finish the call with — at once (shared memory) or when Redis answers.
   void check_rate_limit(std::function<void(Status)> then);
-  // Loop thread, once, after the rate limit: the API key, then the flow's
-  // schema (defaults applied). An error is the status to finish the call with.
+  // Loop thread, once, after the rate limit: the API key, then the request
+  // and the flow's schema (defaults applied). An error is the status to
+  // finish the call with.
   Result<Json> admit();
   // Loop thread: cancels the run and calls on_expiry when the call's time is up.
   void arm_deadline(std::function<void(Status)> on_expiry);
@@ -65,7 +67,7 @@ class CallCore {
   DaemonContext& daemon_;
   grpc::CallbackServerContext* ctx_;
   const char* flow_;
-  Json raw_input_;
+  Result<Json> raw_input_;
   const FlowAction* action_ = nullptr;
   CancelToken cancel_;
   std::unique_ptr<Timer> deadline_;

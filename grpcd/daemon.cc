@@ -85,7 +85,15 @@ class Grpcd {
       builder.SetOption(std::make_unique<WithoutReflection>());
     }
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_body_size));
+    // grpc-core inflates a compressed request whole before it checks the
+    // size (a MAX_BODY_SIZE gzip bomb would be ~1000 times that in memory):
+    // requests are taken uncompressed only (UNIMPLEMENTED otherwise, and
+    // grpc-accept-encoding says identity).
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, static_cast<int>(max_connection_age().count()));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(max_connection_age_grace().count()));
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<grpcd::AccessLogFactory>(&shared_.metrics(), served_methods()));
@@ -243,6 +251,15 @@ class Grpcd {
   std::chrono::milliseconds max_connection_age() const {
     auto half_grace = std::chrono::milliseconds(config_.effective_graceful_timeout() * 500);
     return std::clamp(half_grace, std::chrono::milliseconds(1000), std::chrono::milliseconds(300000));
+  }
+
+  // How long an aged-out connection may keep its open calls. A call's
+  // message arrives within READ_TIMEOUT and its flow ends within
+  // REQUEST_TIMEOUT; a stream still open after both is a client stalled
+  // mid-message (grpc-core has no read timeout of its own, and would hold
+  // it for as long as the client likes): the connection is closed.
+  std::chrono::milliseconds max_connection_age_grace() const {
+    return std::chrono::seconds(static_cast<int64_t>(config_.request_timeout) + config_.read_timeout);
   }
 
   // SIGQUIT: no drain (gunicorn's quick shutdown).

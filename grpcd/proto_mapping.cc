@@ -1,5 +1,7 @@
 #include "grpcd/proto_mapping.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <cmath>
 #include <string>
 
@@ -38,6 +40,25 @@ Status take_text(JsonView output, std::string* out) {
 }
 
 }  // namespace
+
+Status nul_free(const google::protobuf::Message& request) {
+  const google::protobuf::Descriptor* type = request.GetDescriptor();
+  const google::protobuf::Reflection* fields = request.GetReflection();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = type->field(i);
+    if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING || f->is_repeated()) continue;
+    if (fields->GetString(request, f).find('\0') != std::string::npos) {
+      return invalid_argument(f->name() + ": a NUL character (\\u0000) is not accepted");
+    }
+  }
+  return Status::ok();
+}
+
+Result<Json> checked_input(const google::protobuf::Message& request, Json mapped) {
+  Status s = nul_free(request);
+  if (!s.is_ok()) return s;
+  return mapped;
+}
 
 Json joke_input(const pb::JokeRequest& req) {
   Json body = Json::object();

@@ -23,6 +23,13 @@ Json story_input(const pb::StoryRequest& req);
 Json code_input(const pb::CodeRequest& req);
 Json review_input(const pb::CodeReviewRequest& req);
 
+// A proto3 string may hold U+0000; the flows' JSON strings (C strings)
+// cannot: a request with one in a string field is refused (INVALID_ARGUMENT
+// naming the field) rather than read cut short at the NUL.
+Status nul_free(const google::protobuf::Message& request);
+// `mapped` (one of the above), unless nul_free(request) refuses it.
+Result<Json> checked_input(const google::protobuf::Message& request, Json mapped);
+
 // `output`: the flow's result; `input`: its validated input (defaults applied).
 Status fill_joke(JsonView output, JsonView input, pb::JokeResponse* out);
 Status fill_translation(JsonView output, JsonView input, pb::TranslationResponse* out);

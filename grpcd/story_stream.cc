@@ -9,7 +9,8 @@ namespace genkit::grpcd {
 
 using StoryWriter = grpc::ServerWriteReactor<::genkit::sample::v1::StoryChunk>;
 
-StoryWriter* StoryStreamCall::start(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Json raw_input) {
+StoryWriter* StoryStreamCall::start(DaemonContext& daemon, grpc::CallbackServerContext* ctx,
+                                    Result<Json> raw_input) {
   auto call = std::make_shared<StoryStreamCall>(daemon, ctx, std::move(raw_input));
   call->self_ = call;
   if (!call->core_.enter()) {
@@ -21,7 +22,7 @@ StoryWriter* StoryStreamCall::start(DaemonContext& daemon, grpc::CallbackServerC
   return call.get();
 }
 
-StoryStreamCall::StoryStreamCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Json raw_input)
+StoryStreamCall::StoryStreamCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Result<Json> raw_input)
     : core_(daemon, ctx, "tell_story", std::move(raw_input)) {}
 
 void StoryStreamCall::OnWriteDone(bool ok) {

@@ -25,9 +25,9 @@ class StoryStreamCall : public grpc::ServerWriteReactor<::genkit::sample::v1::St
  public:
   static grpc::ServerWriteReactor<::genkit::sample::v1::StoryChunk>* start(DaemonContext& daemon,
                                                                            grpc::CallbackServerContext* ctx,
-                                                                           Json raw_input);
+                                                                           Result<Json> raw_input);
 
-  StoryStreamCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Json raw_input);
+  StoryStreamCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, Result<Json> raw_input);
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;

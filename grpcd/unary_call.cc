@@ -7,7 +7,7 @@
 namespace genkit::grpcd {
 
 grpc::ServerUnaryReactor* UnaryFlowCall::start(DaemonContext& daemon, grpc::CallbackServerContext* ctx,
-                                               const char* flow, Json raw_input, FillReply fill) {
+                                               const char* flow, Result<Json> raw_input, FillReply fill) {
   auto call = std::make_shared<UnaryFlowCall>(daemon, ctx, flow, std::move(raw_input), std::move(fill));
   call->self_ = call;
   if (!call->core_.enter()) {
@@ -20,7 +20,7 @@ grpc::ServerUnaryReactor* UnaryFlowCall::start(DaemonContext& daemon, grpc::Call
 }
 
 UnaryFlowCall::UnaryFlowCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow,
-                             Json raw_input, FillReply fill)
+                             Result<Json> raw_input, FillReply fill)
     : core_(daemon, ctx, flow, std::move(raw_input)), fill_(std::move(fill)) {}
 
 void UnaryFlowCall::OnCancel() {

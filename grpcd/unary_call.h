@@ -25,9 +25,9 @@ using FillReply = std::function<Status(JsonView output, JsonView input)>;
 class UnaryFlowCall : public grpc::ServerUnaryReactor, public std::enable_shared_from_this<UnaryFlowCall> {
  public:
   static grpc::ServerUnaryReactor* start(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow,
-                                         Json raw_input, FillReply fill);
+                                         Result<Json> raw_input, FillReply fill);
 
-  UnaryFlowCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Json raw_input,
+  UnaryFlowCall(DaemonContext& daemon, grpc::CallbackServerContext* ctx, const char* flow, Result<Json> raw_input,
                 FillReply fill);
   void OnCancel() override;
   void OnDone() override;

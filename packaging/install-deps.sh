@@ -25,6 +25,9 @@ PACKAGES=(
 # Debian's only when no node is installed (one from elsewhere, e.g.
 # NodeSource's, brings its own npm and conflicts with Debian's npm package).
 command -v node >/dev/null || PACKAGES+=(nodejs npm)
+# tests/fuzz (the libFuzzer targets): clang, and compiler-rt's libFuzzer and
+# sanitizer runtimes. Not needed to run the server.
+[ "${1:-}" != "--run" ] && PACKAGES+=(clang libclang-rt-14-dev)
 [ "${1:-}" = "--bench" ] && PACKAGES+=(wrk nginx-light)
 # --package: what packaging/build-deb.sh and packaging/test-in-nspawn.sh need
 # (dpkg-buildpackage with debhelper, ccache to rebuild fast, lintian, and a

@@ -319,10 +319,15 @@ void Arbiter::check_heartbeats() {
       }
       continue;
     }
-    // Silent since its last stamp, or since it was started if it never
-    // stamped (stuck while booting).
+    // Silent since its last stamp; or, with no slot, since it was started if
+    // it never was ready (stuck while booting), else since its slot went: a
+    // process releases its slot as it exits, and one that has lived past
+    // WORKER_TIMEOUT must not be aborted in the middle of a clean exit.
     int64_t age_ms = segment_->processes().heartbeat_age_ms(pid);
-    auto silent = age_ms >= 0 ? std::chrono::milliseconds(age_ms) : std::chrono::duration_cast<std::chrono::milliseconds>(now - w.started);
+    if (age_ms < 0 && w.ready && w.slot_gone == Clock::time_point{}) w.slot_gone = now;
+    auto silent = age_ms >= 0 ? std::chrono::milliseconds(age_ms)
+                              : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    now - (w.ready ? w.slot_gone : w.started));
     if (silent < timeout || now - w.started < timeout) continue;
     log_error("worker_timeout", {{"worker_pid", static_cast<int>(pid)}, {"slot", w.slot}, {"kind", kind_of(w.slot)},
                                  {"silent_ms", static_cast<int64_t>(silent.count())},

@@ -57,6 +57,7 @@ class Arbiter {
     Clock::time_point started;
     Clock::time_point aborted{};  // when WORKER_TIMEOUT's SIGABRT was sent
     bool killed = false;          // ... and the SIGKILL that followed
+    Clock::time_point slot_gone{};  // when it was first seen ready without its slot: exiting
   };
   struct Pending {       // a slot waiting to be (re)spawned
     int slot;

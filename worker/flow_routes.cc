@@ -8,6 +8,7 @@
 #include "worker/flow_routes.h"
 
 #include "common/json.h"
+#include "common/json_check.h"
 #include "common/log.h"
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
@@ -79,7 +80,7 @@ const FlowRoute kStreamRoutes[] = {
 // on, the header is the key, which must never reach the model, the response
 // or a log. A header used so is validated like the body's username.
 Result<Json> read_input(const AppContext& app, const Request& req, const FlowAction& flow) {
-  Result<Json> body = req.body.empty() ? Result<Json>(Json::object()) : Json::parse(req.body);
+  Result<Json> body = req.body.empty() ? Result<Json>(Json::object()) : parse_json_input(req.body);
   if (!body.ok()) return Status(Code::kInvalidArgument, "body: " + body.status().message());
   Result<Json> input = flow.input->validate(body->view());
   if (!input.ok() || flow.name != "tell_joke" || !app.config.api_keys.empty()) return input;

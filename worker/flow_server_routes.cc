@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/json_check.h"
 #include "common/runtime/flow.h"
 #include "common/schema/schema.h"
 #include "worker/app_context.h"
@@ -35,7 +36,7 @@ bool wants_stream(const Request& req) {
 // The request's `data`: absent (null) when the body is empty or has none.
 Result<Json> read_data(const Request& req) {
   if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return Json();
-  Result<Json> body = Json::parse(req.body);
+  Result<Json> body = parse_json_input(req.body);
   if (!body.ok()) return Status(Code::kInvalidArgument, "Malformed JSON body: " + body.status().message());
   if (!body->view().is_object()) {
     return Status(Code::kInvalidArgument, "The body must be a JSON object: {\"data\": <input>}");

@@ -7,6 +7,7 @@
 
 #include "common/runtime/trace.h"
 #include "worker/errors.h"
+#include "worker/http1_framing.h"
 #include "worker/http2_session.h"
 #include "worker/http2_upgrade.h"
 #include "worker/router.h"
@@ -16,6 +17,9 @@ namespace genkit::http {
 namespace {
 
 constexpr std::size_t kMaxHeaders = 100;
+// Response bytes not yet taken by the socket above which no further
+// pipelined request is parsed.
+constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 constexpr int kDrainIdleGraceS = 1;
 
 Http1Session* session_of(http_parser* p) { return static_cast<Http1Session*>(p->data); }
@@ -50,26 +54,30 @@ Http1Session::~Http1Session() {
 
 std::size_t Http1Session::on_data(std::string_view input) {
   std::size_t used = 0;
-  while ((state_ == State::kIdle || state_ == State::kReading) && used < input.size()) {
-    std::size_t offered = input.size() - used;
+  while (takes_input() && used < input.size()) {
+    // Paused after the last message (or its response): this one may go on.
+    if (HTTP_PARSER_ERRNO(&parser_) == HPE_PAUSED) http_parser_pause(&parser_, 0);
+    std::string_view offered = input.substr(used);
+    if (head_guard_.active()) {
+      Http1HeadGuard::Scan scan = head_guard_.scan(offered);
+      if (scan.violation) {
+        reject(400, scan.violation);
+        return input.size();
+      }
+      offered = offered.substr(0, scan.head_bytes);  // the body, if any, once the guard is done
+    }
     in_parser_ = true;
-    std::size_t n = http_parser_execute(&parser_, &settings(), input.data() + used, offered);
+    std::size_t n = http_parser_execute(&parser_, &settings(), offered.data(), offered.size());
     in_parser_ = false;
     used += n;
     http_errno err = HTTP_PARSER_ERRNO(&parser_);
     if (err == HPE_PAUSED) continue;  // state decides whether we go on
     if (err != HPE_OK) {
       // The connection closes after the answer: the rest is not wanted.
-      if (state_ != State::kClosing) {  // (413 was already answered)
-        if (err == HPE_HEADER_OVERFLOW) {
-          reject(431, "request headers are too large");
-        } else {
-          reject(400, std::string("malformed HTTP request: ") + http_errno_description(err));
-        }
-      }
+      refuse_unparsable(err);
       return input.size();
     }
-    if (n < offered) {
+    if (n < offered.size()) {
       // http_parser stops after a request with "Connection: Upgrade" (what
       // follows would be another protocol). One we did not switch for was
       // plain HTTP/1.1: what follows is the next request.
@@ -78,6 +86,28 @@ std::size_t Http1Session::on_data(std::string_view input) {
     }
   }
   return used;
+}
+
+// Between requests, a client that sends more while it does not read what
+// we answered is not parsed further until its responses have gone out: its
+// pipelined requests wait in the connection's bounded input buffer instead
+// of becoming responses we would have to hold.
+bool Http1Session::takes_input() const {
+  if (state_ == State::kReading) return true;
+  return state_ == State::kIdle && conn_.pending_output() <= kMaxPendingOutput;
+}
+
+void Http1Session::refuse_unparsable(http_errno err) {
+  if (state_ == State::kClosing) return;  // (413 was already answered)
+  if (err == HPE_HEADER_OVERFLOW) {
+    // (The parser counts the request line, the fields, and after the head
+    // each chunk-size line and the trailer section, against one limit.)
+    if (header_count_ == 0) return reject(414, "the request target is too long");
+    if (in_trailers_ && header_count_ == head_fields_) return reject(400, "a chunk-size line is too long");
+    return reject(431, "request headers are too large");
+  }
+  if (too_many_headers_) return reject(431, "too many header fields (at most " + std::to_string(kMaxHeaders) + ")");
+  reject(400, std::string("malformed HTTP request: ") + http_errno_description(err));
 }
 
 int Http1Session::on_message_begin(http_parser* p) {
@@ -90,6 +120,8 @@ int Http1Session::on_message_begin(http_parser* p) {
   s->field_.clear();
   s->in_value_ = false;
   s->header_count_ = 0;
+  s->too_many_headers_ = false;
+  s->in_trailers_ = false;
   s->conn_.arm_timer(s->conn_.context().limits.read_timeout_s);
   return 0;
 }
@@ -108,15 +140,21 @@ void Http1Session::finish_header() {
 int Http1Session::on_header_field(http_parser* p, const char* at, size_t len) {
   Http1Session* s = session_of(p);
   if (s->in_value_) s->finish_header();
-  if (s->field_.empty()) {
-    if (++s->header_count_ > kMaxHeaders) return 1;
+  if (s->field_.empty() && ++s->header_count_ > kMaxHeaders) {
+    s->too_many_headers_ = true;
+    return 1;
   }
+  if (s->in_trailers_) return 0;  // counted, never kept
   for (size_t i = 0; i < len; ++i) s->field_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(at[i]))));
   return 0;
 }
 
 int Http1Session::on_header_value(http_parser* p, const char* at, size_t len) {
   Http1Session* s = session_of(p);
+  if (s->in_trailers_) {
+    s->in_value_ = true;  // (so that the next field counts)
+    return 0;
+  }
   if (!s->in_value_) {
     s->in_value_ = true;
     s->current_.headers.push_back(Header{s->field_, std::string()});
@@ -136,6 +174,15 @@ int Http1Session::on_headers_complete(http_parser* p) {
   const std::string* rid = r.header("x-request-id");
   r.request_id = rid && valid_request_id(*rid) ? *rid : uuid4();
   s->keep_alive_ = http_should_keep_alive(p) != 0;
+  // Fields after a chunked body (a trailer section) never join the request's
+  // headers (RFC 9110 §6.5.1): what was checked and routed stays what it is.
+  s->in_trailers_ = true;
+  s->head_fields_ = s->header_count_;
+  if (std::optional<Refusal> refusal = framing_refusal(r, p->http_major, p->http_minor)) {
+    s->reject(refusal->status, refusal->detail);
+    http_parser_pause(p, 1);
+    return 0;
+  }
 
   const int64_t max_body = s->conn_.context().limits.max_body_size;
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > static_cast<uint64_t>(max_body)) {
@@ -174,9 +221,11 @@ int Http1Session::on_message_complete(http_parser* p) {
     return 0;
   }
   s->state_ = State::kProcessing;
+  // Always a pause: the next message's head goes through the guard first
+  // (and, when the response is not done yet, waits for it).
+  s->head_guard_.expect_head();
+  http_parser_pause(p, 1);
   s->dispatch();
-  // A synchronous response already moved us on; otherwise wait for it.
-  if (s->state_ != State::kIdle) http_parser_pause(p, 1);
   return 0;
 }
 
@@ -218,6 +267,10 @@ void Http1Session::exchange_done(Http1Exchange* exchange, bool keep_alive) {
     http_parser_pause(&parser_, 0);
     event_active(&resume_ev_, 0, 0);
   }
+}
+
+void Http1Session::on_output_drained() {
+  if (state_ == State::kIdle) event_active(&resume_ev_, 0, 0);  // pipelined input may wait for this
 }
 
 void Http1Session::on_resume(int, short, void* arg) {

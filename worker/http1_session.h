@@ -1,6 +1,9 @@
 // HTTP/1.1 on a connection: libhttp-parser, keep-alive, pipelining (one
 // request at a time, the next parsed only after the current response is
-// done, so responses stay in order), limits and timeouts.
+// done and mostly sent, so responses stay in order and a client that does
+// not read is not answered without end), limits and timeouts. Each head is
+// checked for the line syntax (Http1HeadGuard) and framing
+// (framing_refusal) the parser is lenient about.
 #pragma once
 
 #include <http_parser.h>
@@ -10,6 +13,7 @@
 
 #include "worker/connection.h"
 #include "worker/exchange.h"
+#include "worker/http1_head_guard.h"
 
 namespace genkit::http {
 
@@ -21,7 +25,7 @@ class Http1Session : public Session {
   ~Http1Session() override;
 
   std::size_t on_data(std::string_view input) override;
-  void on_output_drained() override {}
+  void on_output_drained() override;
   void on_close() override;
   void on_timeout() override;
   void begin_drain() override;
@@ -45,6 +49,8 @@ class Http1Session : public Session {
   static const http_parser_settings& settings();
 
   void finish_header();
+  bool takes_input() const;
+  void refuse_unparsable(http_errno err);
   void reject(int status, const std::string& detail);  // respond, then close
   void dispatch();
   bool switch_to_h2c();  // true: the connection now speaks HTTP/2
@@ -57,6 +63,10 @@ class Http1Session : public Session {
   std::string field_;
   bool in_value_ = false;
   std::size_t header_count_ = 0;
+  bool too_many_headers_ = false;
+  bool in_trailers_ = false;  // the head is done: fields now are a chunked body's trailers
+  std::size_t head_fields_ = 0;
+  Http1HeadGuard head_guard_;
   bool keep_alive_ = true;
   bool draining_ = false;
   bool in_parser_ = false;

@@ -164,13 +164,27 @@ void Http2Session::on_timeout() {
   if (terminating_) return conn_.close_now();
   Clock::time_point now = Clock::now();
   if (draining_ && !final_goaway_ && now >= drain_goaway_at_) send_final_goaway();
+  bool stalled_block = false;
   for (auto& [id, st] : streams_) {  // (neither adds nor frees a stream)
     if (st->request_done) continue;
-    if (!st->answered_early && st->deadline <= now) answer_early(*st, 408, "the request was not received in time");
+    if (!st->answered_early && st->deadline <= now) {
+      // Nothing else may come on a connection until a header block ends
+      // (RFC 9113 §6.10): one stalled past READ_TIMEOUT holds the whole
+      // connection, a slowloris that a 408 on the stream would not end.
+      if (!st->headers_complete) {
+        stalled_block = true;
+        break;
+      }
+      answer_early(*st, 408, "the request was not received in time");
+    }
     if (st->reset_at != Clock::time_point{} && st->reset_at <= now) {
       st->reset_at = {};
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     }
+  }
+  if (stalled_block) {
+    log_info("http2_headers_timeout", {{"client", conn_.client_ip()}});
+    return terminate(NGHTTP2_NO_ERROR);
   }
   const auto keep_alive = std::chrono::seconds(conn_.context().limits.keep_alive_timeout_s);
   if (streams_.empty() && !draining_ && now - idle_since_ >= keep_alive) return terminate(NGHTTP2_NO_ERROR);

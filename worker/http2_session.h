@@ -43,6 +43,7 @@ struct Http2Stream {
   std::string authority;
   std::size_t header_bytes = 0;  // of the request's header list
   Clock::time_point deadline;    // READ_TIMEOUT for the whole request
+  bool headers_complete = false;  // its header block has ended
   bool request_done = false;     // END_STREAM received (or the h2c upgrade's request)
   bool answered_early = false;   // 408/413/431 before the request ended: the rest is not read
   Clock::time_point reset_at{};  // an early answer has gone out: RST_STREAM(NO_ERROR) then

@@ -84,6 +84,7 @@ int Http2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
 
 // The request's header block is complete.
 void Http2Session::headers_done(Http2Stream& st) {
+  st.headers_complete = true;
   Request& r = st.request;
   // Middleware (trusted hosts) reads "host"; HTTP/2 says ":authority".
   if (!st.authority.empty() && !r.header("host")) r.headers.push_back(Header{"host", std::move(st.authority)});

@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "common/json.h"
+#include "common/json_check.h"
 #include "common/log.h"
 #include "common/runtime/actions.h"
 #include "common/telemetry/genkit_trace_exporter.h"
@@ -113,7 +114,7 @@ struct RunCall : std::enable_shared_from_this<RunCall> {
 };
 
 void run_action_route(ReflectionState& state, const std::shared_ptr<Exchange>& ex) {
-  Result<Json> body = Json::parse(ex->request().body);
+  Result<Json> body = parse_json_input(ex->request().body);
   if (!body.ok() || !body->view().is_object()) {
     std::string why = body.ok() ? "the body must be a JSON object" : "malformed JSON: " + body.status().message();
     return ex->respond(json(200, run_error(Status(Code::kInvalidArgument, why), "")));
@@ -152,7 +153,7 @@ void run_action_route(ReflectionState& state, const std::shared_ptr<Exchange>& e
 }
 
 void cancel_action_route(ReflectionState& state, const std::shared_ptr<Exchange>& ex) {
-  Result<Json> body = Json::parse(ex->request().body);
+  Result<Json> body = parse_json_input(ex->request().body);
   JsonView id = body.ok() ? body->view()["traceId"] : JsonView();
   if (!id.is_string() || id.as_string().empty()) return ex->respond(message(400, "error", "traceId is required"));
   auto it = state.running.find(std::string(id.as_string()));
@@ -163,7 +164,7 @@ void cancel_action_route(ReflectionState& state, const std::shared_ptr<Exchange>
 }
 
 void notify_route(ReflectionState& state, const std::shared_ptr<Exchange>& ex) {
-  Result<Json> body = Json::parse(ex->request().body);
+  Result<Json> body = parse_json_input(ex->request().body);
   if (!body.ok() || !body->view().is_object())
     return ex->respond(message(400, "error", "the body must be a JSON object"));
   JsonView url = body->view()["telemetryServerUrl"];

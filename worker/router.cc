@@ -1,9 +1,33 @@
 #include "worker/router.h"
 
+#include <cctype>
+#include <optional>
+
 #include "common/shm/metrics.h"
 #include "worker/errors.h"
 
 namespace genkit::http {
+
+namespace {
+
+// A body in a content coding (Content-Encoding: gzip...) is refused, not
+// read as if it were plain JSON: no route decodes one (RFC 9110 §8.4.1
+// allows 415, with Accept-Encoding naming what would do).
+std::optional<Response> unsupported_coding(const Request& req) {
+  const std::string* coding = req.header("content-encoding");
+  if (req.body.empty() || !coding) return std::nullopt;
+  std::string lower;
+  for (char c : *coding) {
+    if (c != ' ' && c != '\t') lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (lower.empty() || lower == "identity") return std::nullopt;
+  Response r = error_response(415, "a request body in a content coding (Content-Encoding) is not accepted: "
+                                  "send it as plain JSON");
+  r.headers.push_back({"Accept-Encoding", "identity"});
+  return r;
+}
+
+}  // namespace
 
 void Router::add(const std::string& method, const std::string& path, Handler handler, ErrorFormat format) {
   Route& route = routes_[path];
@@ -50,6 +74,7 @@ void Router::dispatch(const std::shared_ptr<Exchange>& exchange) const {
     r.headers.push_back({"Allow", allow});
     return exchange->respond(std::move(r));
   }
+  if (std::optional<Response> refused = unsupported_coding(req)) return exchange->respond(std::move(*refused));
   method->second(exchange);
 }
 

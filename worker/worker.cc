@@ -16,11 +16,7 @@
 #include "common/net/acceptor.h"
 #include "worker/app_context.h"
 #include "worker/connection.h"
-#include "worker/middleware/api_key.h"
-#include "worker/middleware/client_address.h"
-#include "worker/middleware/cors.h"
-#include "worker/middleware/rate_limit.h"
-#include "worker/middleware/trusted_hosts.h"
+#include "worker/http_surface.h"
 #include "worker/reflection_server.h"
 #include "worker/router.h"
 #include "worker/server_context.h"
@@ -65,21 +61,14 @@ class Worker {
       log_error("worker_boot_failed", {{"reason", installed.message()}});
       return kBootFailureExit;
     }
-    http::add_health_routes(router_, app_);
-    http::add_metrics_routes(router_, app_);
-    http::add_flow_routes(router_, app_);
-    if (config_.debug) http::add_docs_routes(router_, app_);
-    http::add_flow_server_routes(router_, app_);
-    ctx_.policy = http::response_policy_for(config_);
-    install_gates();
+    http::install_routes(router_, app_);
+    http::configure_connections(ctx_, config_);
+    http::install_gates(router_, config_, ctx_.policy, shared_);
 
     ctx_.base = base_;
     ctx_.router = &router_;
     ctx_.metrics = &shared_.metrics();
     ctx_.unrouted_label = shared_.metrics().route_label("(unmatched)");
-    ctx_.limits.max_body_size = config_.max_body_size;
-    ctx_.limits.keep_alive_timeout_s = config_.keep_alive_timeout;
-    ctx_.limits.read_timeout_s = config_.read_timeout;
     app_.draining = &ctx_.draining;
     ctx_.tls = setup_.tls;
     ctx_.on_connection_closed = [this] { maybe_exit(); };
@@ -124,23 +113,6 @@ class Worker {
   }
 
  private:
-  // The request-side middleware, in the seed's order (SPEC.md §7): CORS
-  // answers preflights on every path before anything else, then the Host
-  // check, the client's address, the rate limit keyed on it, the API key.
-  // (Gzip, the security headers, the request id and the access log are the
-  // exchange's; the body limit and the read timeout the session's.)
-  void install_gates() {
-    router_.add_gate(http::make_preflight_gate(ctx_.policy.cors));
-    // (Both lists were validated with the config.)
-    Result<HostAllowList> hosts = HostAllowList::parse(config_.trusted_hosts);
-    if (hosts.ok() && !hosts->empty()) router_.add_gate(http::make_trusted_host_gate(std::move(hosts).value()));
-    Result<IpAllowList> proxies = IpAllowList::parse(config_.forwarded_allow_ips);
-    if (proxies.ok() && !proxies->empty()) router_.add_gate(http::make_client_address_gate(std::move(proxies).value()));
-    router_.add_gate(http::make_rate_limit_gate(shared_.rate_limiter(), &shared_.metrics()));
-    ApiKeys keys(config_.api_keys);
-    if (keys.enabled()) router_.add_gate(http::make_api_key_gate(std::move(keys)));
-  }
-
   void add_signal(int sig, event_callback_fn fn) {
     event* e = evsignal_new(base_, sig, fn, this);
     evsignal_add(e, nullptr);

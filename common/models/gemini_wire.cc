@@ -7,6 +7,9 @@ namespace genkit {
 
 namespace {
 
+// Counts a reply may claim (beyond them: saturated, never undefined).
+constexpr int64_t kMaxTokens = int64_t{1} << 53;
+
 const char* gemini_role(Role role) {
   switch (role) {
     case Role::kModel: return "model";
@@ -159,8 +162,8 @@ Result<ModelResponse> parse_gemini_response(JsonView reply) {
   ModelResponse out;
   out.message.role = Role::kModel;
   JsonView usage = reply["usageMetadata"];
-  out.usage.input_tokens = static_cast<int64_t>(usage["promptTokenCount"].as_number());
-  out.usage.output_tokens = static_cast<int64_t>(usage["candidatesTokenCount"].as_number());
+  out.usage.input_tokens = usage["promptTokenCount"].as_int(0, kMaxTokens);
+  out.usage.output_tokens = usage["candidatesTokenCount"].as_int(0, kMaxTokens);
   JsonView candidate = reply["candidates"].at(0);
   if (!candidate.is_object()) {
     std::string reason(reply["promptFeedback"]["blockReason"].as_string());

@@ -5,6 +5,10 @@ namespace genkit {
 
 namespace {
 
+// Counts a reply may claim (beyond them: saturated, never undefined).
+constexpr int64_t kMaxTokens = int64_t{1} << 53;
+constexpr int64_t kMaxToolCalls = 1024;  // a stream's tool-call indexes
+
 std::string finish_reason(std::string_view r) {
   if (r == "stop" || r == "tool_calls" || r.empty()) return "stop";
   if (r == "length") return "length";
@@ -142,8 +146,8 @@ Result<ModelResponse> parse_openai_response(JsonView reply) {
   });
   if (bad_call) return Status(Code::kUpstream, "openai: a tool call has malformed arguments");
   out.finish_reason = finish_reason(choice["finish_reason"].as_string());
-  out.usage.input_tokens = static_cast<int64_t>(reply["usage"]["prompt_tokens"].as_number());
-  out.usage.output_tokens = static_cast<int64_t>(reply["usage"]["completion_tokens"].as_number());
+  out.usage.input_tokens = reply["usage"]["prompt_tokens"].as_int(0, kMaxTokens);
+  out.usage.output_tokens = reply["usage"]["completion_tokens"].as_int(0, kMaxTokens);
   return out;
 }
 
@@ -151,15 +155,15 @@ Result<std::string> OpenAiStreamAccumulator::add(JsonView chunk) {
   if (!chunk.is_object()) return Status(Code::kUpstream, "openai: malformed stream chunk");
   ++chunks_;
   if (chunk["usage"].is_object()) {
-    usage_.input_tokens = static_cast<int64_t>(chunk["usage"]["prompt_tokens"].as_number());
-    usage_.output_tokens = static_cast<int64_t>(chunk["usage"]["completion_tokens"].as_number());
+    usage_.input_tokens = chunk["usage"]["prompt_tokens"].as_int(0, kMaxTokens);
+    usage_.output_tokens = chunk["usage"]["completion_tokens"].as_int(0, kMaxTokens);
   }
   JsonView choice = chunk["choices"].at(0);
   if (!choice.is_object()) return std::string();
   if (choice["finish_reason"].is_string()) finish_reason_ = finish_reason(choice["finish_reason"].as_string());
   JsonView delta = choice["delta"];
   delta["tool_calls"].for_each([&](std::string_view, JsonView call) {
-    PendingCall& pc = calls_[static_cast<int>(call["index"].as_number())];
+    PendingCall& pc = calls_[static_cast<int>(call["index"].as_int(0, kMaxToolCalls))];
     if (call["id"].is_string()) pc.id = std::string(call["id"].as_string());
     if (call["function"]["name"].is_string()) pc.name += call["function"]["name"].as_string();
     if (call["function"]["arguments"].is_string()) pc.arguments += call["function"]["arguments"].as_string();

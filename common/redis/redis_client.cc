@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/redis/reply_limits.h"
 
 namespace genkit {
 
@@ -74,6 +75,7 @@ void RedisClient::connect() {
     return schedule_reconnect();
   }
   c->data = this;
+  bound_replies(c->c.reader);  // (reply_limits.h)
   redisLibeventAttach(c, loop_.base());
   redisAsyncSetConnectCallback(c, &RedisClient::on_connect);
   redisAsyncSetDisconnectCallback(c, &RedisClient::on_disconnect);

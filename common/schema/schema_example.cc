@@ -16,6 +16,9 @@ namespace genkit {
 namespace {
 
 constexpr int kMaxDepth = 32;
+// A schema may ask for more than an example should hold.
+constexpr int64_t kMaxExampleItems = 1000;
+constexpr int64_t kMaxExampleLength = 100000;
 
 class Generator {
  public:
@@ -107,10 +110,10 @@ class Generator {
     JsonView items = s["items"];
     JsonView extra = s["additionalItems"];
     std::size_t n = 1;
-    if (JsonView m = s["minItems"]; m.is_integer() && m.as_number() > 1) n = static_cast<std::size_t>(m.as_number());
+    if (JsonView m = s["minItems"]; m.is_integer() && m.as_number() > 1) n = m.as_int(0, kMaxExampleItems);
     if (items.is_array()) n = std::max(n, items.size());
     if (JsonView m = s["maxItems"]; m.is_integer() && m.as_number() >= 0) {
-      n = std::min(n, static_cast<std::size_t>(m.as_number()));
+      n = std::min<std::size_t>(n, m.as_int(0, kMaxExampleItems));
     }
     if (items.is_array() && extra.is_bool() && !extra.as_bool()) n = std::min(n, items.size());
     bool unique = s["uniqueItems"].as_bool();
@@ -127,8 +130,8 @@ class Generator {
 
   static std::string string(JsonView s, std::string_view text) {
     std::size_t min = 0, max = std::numeric_limits<std::size_t>::max();
-    if (JsonView m = s["minLength"]; m.is_integer() && m.as_number() > 0) min = static_cast<std::size_t>(m.as_number());
-    if (JsonView m = s["maxLength"]; m.is_integer() && m.as_number() >= 0) max = static_cast<std::size_t>(m.as_number());
+    if (JsonView m = s["minLength"]; m.is_integer() && m.as_number() > 0) min = m.as_int(0, kMaxExampleLength);
+    if (JsonView m = s["maxLength"]; m.is_integer() && m.as_number() >= 0) max = m.as_int(0, INT32_MAX);
     auto fit = [&](std::string_view t) {
       std::string out = utf8_truncate(t, max);
       // Repeating the last character keeps candidates like "a" matching

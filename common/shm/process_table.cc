@@ -75,6 +75,7 @@ int ProcessTable::claim(int32_t pid, ProcessKind kind) {
       write_relaxed(s.counters.in_flight, int64_t{0});
       write_relaxed(s.counters.open_connections, int64_t{0});
       write_relaxed(s.counters.grpc_in_flight, int64_t{0});
+      write_relaxed(s.counters.redis_connected, int64_t{0});  // (a killed owner's 1 would count this one as connected)
       bump_shared(s.claims);
       return i;
     }

@@ -1,6 +1,5 @@
 #include "common/state/circuit_breaker.h"
 
-#include <hiredis/hiredis.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "common/redis/redis_client.h"
 #include "common/shm/metrics.h"
 #include "common/shm/process_table.h"
+#include "common/state/redis_replies.h"
 #include "common/state/redis_scripts.h"
 
 namespace genkit {
@@ -17,19 +17,6 @@ namespace genkit {
 namespace {
 
 constexpr std::chrono::milliseconds kRefreshEvery{1000};
-
-bool all_integers(const redisReply* r, std::size_t n) {
-  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n) return false;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (r->element[i]->type != REDIS_REPLY_INTEGER) return false;
-  }
-  return true;
-}
-
-std::optional<shm::CircuitState> state_of(long long v) {
-  if (v < 0 || v > 2) return std::nullopt;
-  return static_cast<shm::CircuitState>(v);
-}
 
 }  // namespace
 
@@ -83,20 +70,20 @@ std::optional<CircuitBreaker::Permit> CircuitBreaker::admit(const Admitted& late
   bool sent = redis_->run_script(redis_scripts::kBreakerAdmit, {key_},
                                  {recovery_ms_text_, caller_id_, lease_ms_text_, ttl_ms_text_},
                                  [this, later](const redisReply* r) {
-    std::optional<shm::CircuitState> state = all_integers(r, 4) ? state_of(r->element[3]->integer) : std::nullopt;
-    if (!state) {
-      if (r) redis_->reply_invalid("the breaker's admission script's answer is not 4 integers");
+    std::optional<redis_replies::BreakerAdmission> admission = redis_replies::breaker_admission(r);
+    if (!admission) {
+      if (r) redis_->reply_invalid("the breaker's admission script's answer is not 4 integers ending in a state");
       if (metrics_) metrics_->redis_fallback(shm::RedisDecision::kBreaker);
       fleet_state_seen(std::nullopt);
       return later(admit_local());
     }
-    fleet_state_seen(state);
+    fleet_state_seen(admission->state);
     Permit p;
-    p.allowed = r->element[0]->integer == 1;
-    p.probe = r->element[1]->integer == 1;
+    p.allowed = admission->allowed;
+    p.probe = admission->probe;
     p.tracked = p.allowed;
     p.fleet = true;
-    p.retry_after_s = std::max<long long>(p.allowed ? 0 : 1, r->element[2]->integer);
+    p.retry_after_s = admission->retry_after_s;
     if (p.probe) log_info("circuit_half_open_probe", {{"scope", "fleet"}});
     later(p);
   });
@@ -116,11 +103,12 @@ void CircuitBreaker::record(const Permit& permit, const Status& outcome) {
   bool sent = redis_->run_script(redis_scripts::kBreakerRecord, {key_},
                      {ok ? "ok" : "fail", threshold_text_, permit.probe ? "1" : "0", caller_id_, ttl_ms_text_},
                      [this](const redisReply* r) {
-    if (!r || r->type != REDIS_REPLY_INTEGER || !state_of(r->integer)) {
+    std::optional<shm::CircuitState> state = redis_replies::breaker_recorded(r);
+    if (!state) {
       if (r) redis_->reply_invalid("the breaker's record script's answer is not a state");
       return;
     }
-    fleet_state_seen(state_of(r->integer));
+    fleet_state_seen(state);
   });
   if (!sent) {
     // Redis went away during the call: this machine's breaker counts it
@@ -174,11 +162,8 @@ void CircuitBreaker::fleet_state_seen(std::optional<shm::CircuitState> s) {
 void CircuitBreaker::refresh() {
   refresh_timer_->start(kRefreshEvery);
   bool sent = redis_->send({"HGET", key_, "state"}, [this](const redisReply* r) {
-    if (!r) return fleet_state_seen(std::nullopt);
-    if (r->type == REDIS_REPLY_NIL) return fleet_state_seen(shm::CircuitState::kClosed);
-    std::optional<shm::CircuitState> s;
-    if (r->type == REDIS_REPLY_STRING && r->len == 1) s = state_of(r->str[0] - '0');
-    if (!s) redis_->reply_invalid("the breaker's state field is not 0, 1 or 2");
+    std::optional<shm::CircuitState> s = redis_replies::breaker_field(r);
+    if (!s && r) redis_->reply_invalid("the breaker's state field is not 0, 1 or 2");
     fleet_state_seen(s);
   });
   if (!sent) fleet_state_seen(std::nullopt);

@@ -1,10 +1,9 @@
 #include "common/state/fleet_cache.h"
 
-#include <hiredis/hiredis.h>
-
 #include "common/json_check.h"
 #include "common/redis/redis_client.h"
 #include "common/shm/metrics.h"
+#include "common/state/redis_replies.h"
 #include "common/state/redis_scripts.h"
 
 namespace genkit {
@@ -37,6 +36,7 @@ FleetCache::FleetCache(Loop& loop, RedisClient& redis, shm::ProcessMetrics& metr
       metrics_(metrics),
       prefix_(config.redis_key_prefix),
       leader_id_(std::move(leader_id)),
+      machine_(leader_id_.substr(0, leader_id_.rfind(':') + 1)),
       ttl_ms_(std::to_string(int64_t{config.cache_ttl} * 1000)),
       max_value_bytes_(static_cast<std::size_t>(config.cache_max_entry_bytes)) {}
 
@@ -68,8 +68,9 @@ void FleetCache::look(uint64_t id) {
   Fetch* f = find(id);
   bool sent = redis_.send({"GET", f->value_key}, [this, id](const redisReply* r) {
     if (!find(id)) return;
-    if (r && r->type == REDIS_REPLY_NIL) return claim(id);
-    if (r && r->type == REDIS_REPLY_STRING) return deliver(id, std::string(r->str, r->len));
+    std::optional<redis_replies::CachedValue> value = redis_replies::cached_value(r);
+    if (value && !value->hit) return claim(id);
+    if (value) return deliver(id, std::string(value->text));
     if (r) redis_.reply_invalid("a cached value that is not a string");
     run_locally(id);
   });
@@ -81,13 +82,11 @@ void FleetCache::claim(uint64_t id) {
   bool sent = redis_.run_script(redis_scripts::kCacheLookup, {f->value_key, f->lock_key}, {leader_id_, kLockMsText},
                                 [this, id](const redisReply* r) {
     if (!find(id)) return;
-    bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER;
-    long long verdict = valid ? r->element[0]->integer : 0;
-    if (verdict == 1 && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
-      return deliver(id, std::string(r->element[1]->str, r->element[1]->len));
-    }
-    if (verdict == 2) return lead(id);
-    if (verdict == 3) return wait(id);
+    using Verdict = redis_replies::CacheLookup::Verdict;
+    std::optional<redis_replies::CacheLookup> found = redis_replies::cache_lookup(r);
+    if (found && found->verdict == Verdict::kHit) return deliver(id, std::string(found->text));
+    if (found && found->verdict == Verdict::kLead) return lead(id);
+    if (found && found->verdict == Verdict::kWait) return wait_or_release(id);
     if (r) redis_.reply_invalid("the cache lookup script's answer is not {1,value}, {2} or {3}");
     run_locally(id);
   });
@@ -103,6 +102,28 @@ void FleetCache::deliver(uint64_t id, std::string text) {
   Hit hit = std::move(find(id)->hit);
   fetches_.erase(id);
   hit(text);
+}
+
+// A lock of this machine is never its current leader's: that is this
+// process, which leads the key's flight here (FlowCache), and asks Redis
+// only then. So it is a leftover — of a process that died leading the key,
+// or of a lookup that reached Redis after this machine had given up waiting
+// for its answer and run the flow itself — and would hold the key until it
+// expires (10 s): released (if it is still that one's), then claimed again.
+// Looked at once per fetch: a leftover is there before the fetch starts.
+void FleetCache::wait_or_release(uint64_t id) {
+  Fetch* f = find(id);
+  if (f->holder_checked) return wait(id);
+  f->holder_checked = true;
+  bool sent = redis_.send({"GET", f->lock_key}, [this, id](const redisReply* r) {
+    Fetch* f = find(id);
+    if (!f) return;
+    std::optional<redis_replies::CachedValue> holder = redis_replies::cached_value(r);
+    if (!holder || !holder->hit || !holder->text.starts_with(machine_)) return wait(id);
+    redis_.run_script(redis_scripts::kCacheUnlock, {f->lock_key}, {holder->text}, [](const redisReply*) {});
+    claim(id);
+  });
+  if (!sent) run_locally(id);
 }
 
 void FleetCache::wait(uint64_t id) {

@@ -6,8 +6,10 @@
 // another machine leads, waits for its result by polling (5 ms, doubling,
 // at most 100 ms apart) and takes the lead itself if the lock goes away
 // without a result (its leader failed, or died and the lock expired). A
-// leader renews its lock while the flow runs. Whenever Redis cannot answer
-// in time the flow simply runs here (counted as a fallback).
+// lock held by a process of this machine is a leftover (see
+// wait_or_release) and is released at once. A leader renews its lock
+// while the flow runs. Whenever Redis cannot answer in time the flow
+// simply runs here (counted as a fallback).
 #pragma once
 
 #include <chrono>
@@ -49,6 +51,7 @@ class FleetCache {
     FlowCache::Finish finish;
     Hit hit;
     bool leading = false;
+    bool holder_checked = false;  // wait_or_release looks once
     std::chrono::milliseconds poll{0};
     std::unique_ptr<Timer> timer;  // waiting: the next look; leading: the next lock renewal
   };
@@ -57,6 +60,7 @@ class FleetCache {
   void claim(uint64_t id);  // a miss: the lookup-or-lock script
   void deliver(uint64_t id, std::string text);  // a hit, once checked
   void lead(uint64_t id);
+  void wait_or_release(uint64_t id);  // locked: by whom?
   void wait(uint64_t id);
   void renew(uint64_t id);
   // Redis could not help: the flow runs here, nothing is shared.
@@ -71,6 +75,7 @@ class FleetCache {
   shm::ProcessMetrics& metrics_;
   std::string prefix_;
   std::string leader_id_;     // this process, fleet-wide: <instance>:<pid>
+  std::string machine_;       // "<instance>:": what every lock of this machine starts with
   std::string ttl_ms_;        // CACHE_TTL
   std::size_t max_value_bytes_;  // CACHE_MAX_ENTRY_BYTES
   std::unordered_map<uint64_t, std::unique_ptr<Fetch>> fetches_;

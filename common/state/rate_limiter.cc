@@ -1,9 +1,8 @@
 #include "common/state/rate_limiter.h"
 
-#include <hiredis/hiredis.h>
-
 #include "common/redis/redis_client.h"
 #include "common/shm/metrics.h"
+#include "common/state/redis_replies.h"
 #include "common/state/redis_scripts.h"
 
 namespace genkit {
@@ -71,19 +70,18 @@ void RateLimiter::send_batch() {
   batch_.clear();
   bool sent = redis_->run_script(redis_scripts::kTakeToken, keys, {count_text_, period_ms_text_},
                                  [this, asked](const redisReply* r) {
-    bool valid = r && r->type == REDIS_REPLY_ARRAY && r->elements == asked->size();
-    for (std::size_t i = 0; valid && i < asked->size(); ++i) valid = r->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!valid) {
+    std::optional<std::vector<redis_replies::TokenVerdict>> verdicts = redis_replies::token_verdicts(r, asked->size());
+    if (!verdicts) {
       if (r) redis_->reply_invalid("the rate-limit script's answer is not an integer per decision");
       return decide_locally(*asked);
     }
     for (std::size_t i = 0; i < asked->size(); ++i) {
-      long long v = r->element[i]->integer;
+      const redis_replies::TokenVerdict& v = (*verdicts)[i];
       shm::RateDecision d;
-      d.allowed = v >= 0;
+      d.allowed = v.allowed;
       d.limit = limit_.count;
-      d.remaining = d.allowed ? v : 0;
-      d.retry_after_s = d.allowed ? 0 : std::max<long long>(1, (-v + 999) / 1000);
+      d.remaining = v.remaining;
+      d.retry_after_s = v.retry_after_s;
       (*asked)[i].later(d);
     }
   });

@@ -81,5 +81,18 @@ TEST(ProtoMappingTest, ReviewIsTheOutputAsJsonText) {
   EXPECT_EQ(back->view()["summary"].as_string(), "ok");
 }
 
+TEST(ProtoMappingTest, AStringFieldWithANulIsRefusedNamingIt) {
+  pb::JokeRequest ok;
+  ok.set_name("Zo\xc3\xab");
+  EXPECT_TRUE(checked_input(ok, joke_input(ok)).ok());
+  pb::JokeRequest bad;
+  bad.set_name("ok");
+  bad.set_username(std::string("a\0b", 3));
+  Result<Json> refused = checked_input(bad, joke_input(bad));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "username: a NUL character (\\u0000) is not accepted");
+}
+
 }  // namespace
 }  // namespace genkit::grpcd

@@ -50,6 +50,7 @@ int remaining_ms(Clock::time_point deadline) {
 
 uint32_t Frame::goaway_last_stream() const { return payload.size() >= 4 ? get32(payload) & 0x7fffffffu : 0; }
 uint32_t Frame::goaway_error() const { return payload.size() >= 8 ? get32(std::string_view(payload).substr(4)) : 0; }
+uint32_t Frame::rst_error() const { return payload.size() >= 4 ? get32(payload) : 0; }
 
 std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
   std::string out;
@@ -208,6 +209,19 @@ bool Wire::wait_closed(milliseconds timeout) {
     if (!fill(deadline) && !closed_) return false;
   }
   return true;
+}
+
+std::optional<std::string> body_of_stream(Wire& w, uint32_t stream, milliseconds timeout) {
+  std::string body;
+  Clock::time_point deadline = Clock::now() + timeout;
+  for (;;) {
+    std::optional<Frame> f = w.next(milliseconds(remaining_ms(deadline)));
+    if (!f) return std::nullopt;
+    if (f->stream != stream) continue;
+    if (f->type == kRstStream) return std::nullopt;
+    if (f->type == kData) body += f->payload;
+    if ((f->type == kData || f->type == kHeaders) && (f->flags & kEndStream)) return body;
+  }
 }
 
 }  // namespace itest::h2

@@ -43,6 +43,8 @@ struct Frame {
   // GOAWAY: last stream id and error code.
   uint32_t goaway_last_stream() const;
   uint32_t goaway_error() const;
+  // RST_STREAM: its error code.
+  uint32_t rst_error() const;
 };
 
 std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload = {});
@@ -93,5 +95,9 @@ class Wire {
   std::string buf_;
   std::string error_;
 };
+
+// The DATA of `stream` up to its END_STREAM, frames of other streams
+// skipped; nullopt if the stream is reset, the connection ends or time runs out.
+std::optional<std::string> body_of_stream(Wire& w, uint32_t stream, milliseconds timeout = milliseconds(5000));
 
 }  // namespace itest::h2

@@ -26,5 +26,22 @@ TEST(CanonicalDump, KeepsArrayOrderAndValues) {
   EXPECT_EQ(canonical_dump(parse(R"("s")")), R"("s")");
 }
 
+// Found by tests/fuzz/fuzz_json: with a repeated key, an unstable sort could
+// order its members differently from one dump to the next.
+TEST(CanonicalDump, ARepeatedKeyKeepsItsMembersInOrder) {
+  std::string once = canonical_dump(parse(R"({"b":0,"a":2,"a":1,"a":3})"));
+  EXPECT_EQ(once, R"({"a":2,"a":1,"a":3,"b":0})");
+  EXPECT_EQ(canonical_dump(parse(once)), once);
+}
+
+TEST(JsonAsInt, TruncatesAndSaturatesWithinTheBounds) {
+  EXPECT_EQ(parse("42.9").view().as_int(0, 100), 42);
+  EXPECT_EQ(parse("1e300").view().as_int(0, 100), 100);
+  EXPECT_EQ(parse("-1e300").view().as_int(-5, 100), -5);
+  EXPECT_EQ(parse("\"7\"").view().as_int(1, 100), 1);  // not a number
+  EXPECT_EQ(Json().view().as_int(3, 100), 3);
+  EXPECT_EQ(parse("9007199254740993").view().as_int(0, int64_t{1} << 53), int64_t{1} << 53);
+}
+
 }  // namespace
 }  // namespace genkit

@@ -179,6 +179,17 @@ TEST(GeminiWire, ParseTextAndUsage) {
   EXPECT_EQ(r->usage.output_tokens, 5);
 }
 
+// (Casting a double out of int64_t's range is undefined: see OpenAiWire's
+// CountsAndIndexesOutOfRangeAreSaturatedNotUndefined.)
+TEST(GeminiWire, TokenCountsOutOfRangeAreSaturated) {
+  Result<ModelResponse> r = parse_gemini_response(parse(
+      R"({"candidates":[{"content":{"parts":[{"text":"x"}]}}],"usageMetadata":{"promptTokenCount":1e300,)"
+      R"("candidatesTokenCount":-1e300}})"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->usage.input_tokens, int64_t{1} << 53);
+  EXPECT_EQ(r->usage.output_tokens, 0);
+}
+
 TEST(GeminiWire, ParseFunctionCallsGetSequentialRefs) {
   Result<ModelResponse> r = parse_gemini_response(parse(
       R"({"candidates":[{"content":{"parts":[{"text":"calling"},)"

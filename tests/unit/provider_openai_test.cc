@@ -134,6 +134,24 @@ TEST(OpenAiWire, ParseContentFinishAndUsage) {
   EXPECT_EQ(r->usage.output_tokens, 2);
 }
 
+// Found by tests/fuzz/fuzz_openai_reply: token counts and tool-call indexes
+// out of an integer's range were cast from double (undefined behaviour).
+TEST(OpenAiWire, CountsAndIndexesOutOfRangeAreSaturatedNotUndefined) {
+  Result<ModelResponse> r = parse_openai_response(parse(
+      R"({"choices":[{"message":{"content":"Hi"}}],"usage":{"prompt_tokens":1e300,"completion_tokens":-5}})"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->usage.input_tokens, int64_t{1} << 53);
+  EXPECT_EQ(r->usage.output_tokens, 0);
+  OpenAiStreamAccumulator acc;
+  ASSERT_TRUE(acc.add(parse(R"({"usage":{"prompt_tokens":4.3e33,"completion_tokens":2},"choices":[{"delta":)"
+                            R"({"tool_calls":[{"index":1e300,"id":"c1","function":{"name":"t","arguments":"{}"}}]}}]})"))
+                  .ok());
+  ModelResponse done = acc.finish();
+  EXPECT_EQ(done.usage.input_tokens, int64_t{1} << 53);
+  ASSERT_EQ(done.message.content.size(), 1u);
+  EXPECT_EQ(done.message.content[0].tool_name, "t");
+}
+
 TEST(OpenAiWire, ParseFinishReasons) {
   const std::pair<const char*, const char*> cases[] = {
       {"stop", "stop"}, {"tool_calls", "stop"}, {"length", "length"}, {"content_filter", "blocked"}, {"weird", "other"}};
