@@ -1,4 +1,5 @@
 #include "worker/http1_framing.h"
+#include "common/text.h"
 
 #include <cctype>
 #include <string_view>
@@ -7,18 +8,6 @@
 namespace genkit::http {
 
 namespace {
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The transfer codings of every Transfer-Encoding line, in order, lower-case
 // (empty list elements are left out, as RFC 9110 §5.6.1 says).
@@ -29,8 +18,8 @@ std::vector<std::string> transfer_codings(const Request& request) {
     std::string_view rest = h.value;
     while (!rest.empty()) {
       std::size_t comma = rest.find(',');
-      std::string_view item = trim_ows(rest.substr(0, comma));
-      if (!item.empty()) codings.push_back(lower(item));
+      std::string_view item = trim_blanks(rest.substr(0, comma));
+      if (!item.empty()) codings.push_back(ascii_lower(item));
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
   }

@@ -1,4 +1,5 @@
 #include "common/net/host_allow_list.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,18 +7,6 @@
 namespace genkit {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Letters, digits and the punctuation of names and IP literals only: no
 // spaces, slashes, '@' or other things a Host header must not carry.
@@ -36,7 +25,7 @@ std::string_view without_root_dot(std::string_view s) {
 }  // namespace
 
 std::optional<std::string> host_of_header(std::string_view value) {
-  value = trim(value);
+  value = trim_blanks(value);
   std::string_view host, port;
   if (!value.empty() && value.front() == '[') {
     std::size_t close = value.find(']');
@@ -58,13 +47,13 @@ std::optional<std::string> host_of_header(std::string_view value) {
   if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
   host = without_root_dot(host);
   if (!host_chars(host)) return std::nullopt;
-  return lower(host);
+  return ascii_lower(host);
 }
 
 Result<HostAllowList> HostAllowList::parse(const std::vector<std::string>& patterns) {
   HostAllowList list;
   for (const std::string& raw : patterns) {
-    std::string_view p = trim(raw);
+    std::string_view p = trim_blanks(raw);
     if (p == "*") {
       list.any_ = true;
       continue;
@@ -86,7 +75,7 @@ Result<HostAllowList> HostAllowList::parse(const std::vector<std::string>& patte
     if (colons > 1 && wildcard) return bad("an IPv6 address cannot have a wildcard");
     p = without_root_dot(p);
     if (!host_chars(wildcard ? p.substr(1) : p)) return bad("not a host name");
-    (wildcard ? list.suffixes_ : list.exact_).push_back(lower(p));
+    (wildcard ? list.suffixes_ : list.exact_).push_back(ascii_lower(p));
   }
   return list;
 }

@@ -1,4 +1,5 @@
 #include "common/net/http1_transport.h"
+#include "common/text.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -36,12 +37,6 @@ bool printable(std::string_view s) {
 }
 
 bool header_safe(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Headers this transport writes itself; a caller's copy would conflict.
 bool framing_header(std::string_view name) {
@@ -384,7 +379,7 @@ struct Http1Transport::Impl {
 
   void finish(Call* c, bool keep) {
     c->result.status = c->parser.status_code;
-    c->result.content_type = std::string(trim(c->result.content_type));
+    c->result.content_type = std::string(trim_blanks(c->result.content_type));
     release(c->conn, keep);
     c->conn = nullptr;
     end(c, std::move(c->result));

@@ -1,4 +1,5 @@
 #include "common/prompt/picoschema.h"
+#include "common/text.h"
 
 #include <string>
 #include <string_view>
@@ -8,12 +9,6 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool is_scalar_type(std::string_view t) {
   return t == "string" || t == "number" || t == "integer" || t == "boolean" || t == "null" ||
          t == "any";
@@ -22,8 +17,8 @@ bool is_scalar_type(std::string_view t) {
 // "type, description" -> {type, description}; the description may hold commas.
 std::pair<std::string_view, std::string_view> split_description(std::string_view s) {
   std::size_t comma = s.find(',');
-  if (comma == std::string_view::npos) return {trim(s), {}};
-  return {trim(s.substr(0, comma)), trim(s.substr(comma + 1))};
+  if (comma == std::string_view::npos) return {trim_blanks(s), {}};
+  return {trim_blanks(s.substr(0, comma)), trim_blanks(s.substr(comma + 1))};
 }
 
 std::string field_name(const std::string& path) { return path.empty() ? "(root)" : path; }
@@ -62,13 +57,13 @@ Result<Json> object_schema(JsonView obj, const std::string& path, int depth) {
   obj.for_each([&](std::string_view raw_key, JsonView child) {
     if (!error.is_ok()) return;
     std::string child_path = path.empty() ? std::string(raw_key) : path + "." + std::string(raw_key);
-    if (trim(raw_key) == "(*)") {
+    if (trim_blanks(raw_key) == "(*)") {
       Result<Json> extra = convert(child, child_path, depth + 1);
       if (!extra.ok()) error = extra.status();
       else additional = std::move(extra).value();
       return;
     }
-    std::string_view name = trim(raw_key);
+    std::string_view name = trim_blanks(raw_key);
     std::string_view type_info;
     bool has_type_info = false;
     if (std::size_t open = name.find('('); open != std::string_view::npos) {
@@ -77,7 +72,7 @@ Result<Json> object_schema(JsonView obj, const std::string& path, int depth) {
         return;
       }
       type_info = name.substr(open + 1, name.size() - open - 2);
-      name = trim(name.substr(0, open));
+      name = trim_blanks(name.substr(0, open));
       has_type_info = true;
     }
     bool optional = !name.empty() && name.back() == '?';

@@ -7,7 +7,6 @@
 // that grows with the abuse. (What http_protocol_test.cc and
 // http2_wire_test.cc cover for honest-but-slow clients is not repeated.)
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -288,20 +287,6 @@ TEST_F(AbusiveHttpTest, HeaderBombsAreRefusedWith431Or414) {
                               "2;ext=" + std::string(200000, 'e') + "\r\n{}\r\n0\r\n\r\n",
                       400, "a 200 KB chunk extension");
   expect_still_serving(*server());
-}
-
-std::string gzip_of(const std::string& data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // (+16: gzip framing)
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST_F(AbusiveHttpTest, ACompressedBodyIsRefusedNotInflated) {

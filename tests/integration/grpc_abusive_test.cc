@@ -6,7 +6,6 @@
 // promptly (or its connection be closed), never reach the model with what
 // the client did not say, and leave the daemon serving.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "tests/support/grpc_client.h"
 #include "tests/support/grpc_wire.h"
@@ -149,20 +148,6 @@ TEST_F(GrpcAbusiveTest, BytesThatAreNoProtobufAreInvalidArgument) {
     expect_status(o, grpc::StatusCode::INVALID_ARGUMENT, c.what);
   }
   expect_daemon_serves();
-}
-
-std::string gzip_of(const std::string& data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // (+16: gzip framing)
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST_F(GrpcAbusiveTest, ACompressedFlagWithoutAnEncodingIsReadOneWayOnly) {

@@ -1,8 +1,24 @@
 #include "tests/support/test_util.h"
 
+#include <zlib.h>
+
 #include <regex>
 
 namespace itest {
+
+std::string gzip_of(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // (+16: gzip framing)
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
 
 genkit::Json json_of(const HttpResponse& r) {
   genkit::Result<genkit::Json> j = r.json();

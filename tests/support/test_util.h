@@ -56,6 +56,9 @@ void stop_and_check_sanitizers(ServerProcess* server);
 // The body as JSON; a non-JSON body fails the current test and yields null.
 genkit::Json json_of(const HttpResponse& r);
 
+// `data` in gzip framing, compressed as far as zlib goes (for bombs).
+std::string gzip_of(const std::string& data);
+
 // std::string of a JSON string member ("" when absent or not a string).
 inline std::string str(genkit::JsonView v) { return std::string(v.as_string()); }
 

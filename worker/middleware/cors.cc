@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "worker/errors.h"
+#include "common/text.h"
 
 namespace genkit::http {
 
@@ -14,12 +15,6 @@ constexpr const char* kAllMethods[] = {"DELETE", "GET", "HEAD", "OPTIONS", "PATC
 // Allowed whatever the configuration (Starlette's SAFELISTED_HEADERS).
 constexpr const char* kSafelisted[] = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
 constexpr const char* kMaxAge = "600";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -41,7 +36,7 @@ bool contains(const std::vector<std::string>& v, std::string_view x) {
 bool headers_allowed(const CorsPolicy& p, std::string_view requested) {
   while (!requested.empty()) {
     std::size_t comma = requested.find(',');
-    std::string name = lower(trim(requested.substr(0, comma)));
+    std::string name = ascii_lower(trim(requested.substr(0, comma)));
     requested = comma == std::string_view::npos ? std::string_view() : requested.substr(comma + 1);
     if (!name.empty() && !contains(p.headers, name)) return false;
   }
@@ -64,11 +59,11 @@ CorsPolicy CorsPolicy::from_config(const Config& config) {
     if (h != "*") names.push_back(h);
   }
   std::stable_sort(names.begin(), names.end(),
-                   [](const std::string& a, const std::string& b) { return lower(a) < lower(b); });
+                   [](const std::string& a, const std::string& b) { return ascii_lower(a) < ascii_lower(b); });
   std::vector<std::string> shown;  // each name once, in its first spelling
   for (const std::string& n : names) {
-    if (contains(p.headers, lower(n))) continue;
-    p.headers.push_back(lower(n));
+    if (contains(p.headers, ascii_lower(n))) continue;
+    p.headers.push_back(ascii_lower(n));
     shown.push_back(n);
   }
   p.allow_headers = join(shown);

@@ -1,4 +1,5 @@
 #include "worker/middleware/gzip.h"
+#include "common/text.h"
 
 #include <zlib.h>
 
@@ -8,12 +9,6 @@
 namespace genkit::http {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -27,7 +22,7 @@ bool iequals(std::string_view a, std::string_view b) {
 double q_value(std::string_view params) {
   while (!params.empty()) {
     std::size_t semi = params.find(';');
-    std::string_view p = trim(params.substr(0, semi));
+    std::string_view p = trim_blanks(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
     if (p.size() > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
       std::string v(p.substr(2));
@@ -62,7 +57,7 @@ bool accepts_gzip(const Request& request) {
     std::string_view element = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     std::size_t semi = element.find(';');
-    std::string_view coding = trim(element.substr(0, semi));
+    std::string_view coding = trim_blanks(element.substr(0, semi));
     double q = semi == std::string_view::npos ? 1 : q_value(element.substr(semi + 1));
     if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
       gzip_q = q;
@@ -74,7 +69,7 @@ bool accepts_gzip(const Request& request) {
 }
 
 bool compressible(std::string_view content_type) {
-  std::string_view type = trim(content_type.substr(0, content_type.find(';')));
+  std::string_view type = trim_blanks(content_type.substr(0, content_type.find(';')));
   if (iequals(type, "text/event-stream")) return false;
   if (type.size() >= 5 && iequals(type.substr(0, 5), "text/")) return true;
   return iequals(type, "application/json") || iequals(type, "application/javascript") ||
