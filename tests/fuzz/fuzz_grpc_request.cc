@@ -1,7 +1,8 @@
 // gRPC request messages as each RPC takes them: protobuf bytes (the first
-// input byte picks the RPC) decoded as grpc++ does, mapped to the flow's raw
-// input and validated by the flow's input model; the reply mapping is then
-// fed what validated, a shape it was not made for, which must fail cleanly.
+// input byte picks the RPC) decoded as grpc++ does, checked and mapped to
+// the flow's raw input as the service does, and validated by the flow's
+// input model; the reply mapping is then fed what validated, a shape it was
+// not made for, which must fail cleanly.
 #include <cstdint>
 #include <google/protobuf/stubs/logging.h>
 
@@ -21,8 +22,9 @@ void run_rpc(const uint8_t* data, size_t size, Json (*to_input)(const Request&),
              genkit::Status (*fill)(JsonView, JsonView, Reply*)) {
   Request request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
-  Json raw = to_input(request);
-  genkit::Result<Json> input = schema.validate(raw.view());
+  genkit::Result<Json> raw = genkit::grpcd::checked_input(request, to_input(request));
+  if (!raw.ok()) return;
+  genkit::Result<Json> input = schema.validate(raw->view());
   if (!input.ok()) return;
   Reply reply;
   (void)fill(input->view(), input->view(), &reply);
