@@ -13,8 +13,48 @@ namespace {
 // cap, patterns are compiled per use rather than cached.
 constexpr std::size_t kMaxCachedPatterns = 512;
 
+// Numbers past this in a pattern's syntax are refused: libstdc++'s regex
+// compiler reads a repetition count ("a{7777777777777777777}") or a
+// back-reference ("\\4444444444444444444") into a long that overflows
+// (undefined behaviour, found by tests/fuzz/fuzz_json_schema), and a count
+// anywhere near that would unroll into an automaton no memory holds anyway.
+constexpr long kMaxRegexNumber = 1000;
+
+// Whether the digits from `at` on make a number past kMaxRegexNumber.
+bool number_too_large(const std::string& pattern, std::size_t at) {
+  long value = 0;
+  for (; at < pattern.size() && pattern[at] >= '0' && pattern[at] <= '9'; ++at) {
+    if ((value = value * 10 + (pattern[at] - '0')) > kMaxRegexNumber) return true;
+  }
+  return false;
+}
+
+// Whether a quantifier's count ("{n}", "{n,}", "{n,m}") or a back-reference
+// of `pattern` is past kMaxRegexNumber. (Literal digits count nothing; a
+// brace that is no quantifier is the compiler's to judge.)
+bool numbers_too_large(const std::string& pattern) {
+  bool in_class = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\') {
+      if (number_too_large(pattern, i + 1)) return true;
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '{') {
+      std::size_t comma = pattern.find_first_not_of("0123456789", i + 1);
+      if (number_too_large(pattern, i + 1)) return true;
+      if (comma != std::string::npos && pattern[comma] == ',' && number_too_large(pattern, comma + 1)) return true;
+    }
+  }
+  return false;
+}
+
 // nullptr: the pattern does not compile.
 std::shared_ptr<const std::regex> compile(const std::string& pattern) {
+  if (numbers_too_large(pattern)) return nullptr;
   try {
     return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error&) {

@@ -71,6 +71,20 @@ TEST(JsonSchemaValidator, CyclicRefsFailCleanly) {
                   .is_ok());
 }
 
+// Found by tests/fuzz/fuzz_json_schema: libstdc++'s regex compiler read a
+// count or a back-reference into a long that overflowed (undefined behaviour).
+TEST(JsonSchemaValidator, RepetitionCountsAndBackReferencesPastAThousandAreUnsupportedRegexes) {
+  for (const char* pattern : {"a{7777777777777777777}", "a{1,99999999999999999999}", "(b){1001}", "x{2,1001}",
+                              "(a)\\\\4444444444444444444", "(a)\\\\1001"}) {
+    std::string schema = std::string(R"({"pattern":")") + pattern + "\"}";
+    EXPECT_NE(error_of(schema, "\"a\"").find("unsupported regex"), std::string::npos) << pattern;
+  }
+  EXPECT_TRUE(validate_json_schema(parse(R"({"pattern":"^a{2,1000}$"})"), parse("\"aaa\"")).is_ok());
+  EXPECT_TRUE(validate_json_schema(parse(R"({"pattern":"^(a)\\1-123456$"})"), parse("\"aa-123456\"")).is_ok());
+  // Braces that are no quantifier, escaped or in a bracket expression, count nothing.
+  EXPECT_TRUE(validate_json_schema(parse(R"({"pattern":"^[{]9999999|\\{9999999$"})"), parse("\"{9999999\"")).is_ok());
+}
+
 TEST(JsonSchemaValidator, UnsupportedSchemasFailInsteadOfPassing) {
   EXPECT_NE(error_of(R"({"pattern":"(?<=a)b"})", "\"ab\"").find("unsupported regex"), std::string::npos);
   // Inside `not`, an unusable regex must not turn into a pass.
