@@ -55,6 +55,14 @@ bool numbers_too_large(const std::string& pattern) {
 // nullptr: the pattern does not compile.
 std::shared_ptr<const std::regex> compile(const std::string& pattern) {
   if (numbers_too_large(pattern)) return nullptr;
+  // libstdc++'s polynomial mode matches breadth-first (time linear in the
+  // subject for a given pattern) instead of backtracking, which a pattern
+  // like "(a*)*b" takes exponential time to do (a fuzzer's timeout). It
+  // refuses back-references, which alone keep the backtracking matcher.
+  try {
+    return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+  } catch (const std::regex_error&) {
+  }
   try {
     return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error&) {
