@@ -63,9 +63,9 @@ for name in "${names[@]}"; do
   [ "$result" = ok ] || failed=1
   execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: //p' "$log" | tail -1)
-  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  edges=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   total=$(sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -1)
-  corpus=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  corpus=$(grep -ao 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   printf '%-16s %12s %9s %18s %8s  %s\n' "$name" "${execs:-?}" "${speed:-?}" "${edges:-?} of ${total:-?}" "${corpus:-?}" "$result"
 done
 exit $failed
