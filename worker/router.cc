@@ -1,9 +1,9 @@
 #include "worker/router.h"
 
-#include <cctype>
 #include <optional>
 
 #include "common/shm/metrics.h"
+#include "common/text.h"
 #include "worker/errors.h"
 
 namespace genkit::http {
@@ -16,10 +16,7 @@ namespace {
 std::optional<Response> unsupported_coding(const Request& req) {
   const std::string* coding = req.header("content-encoding");
   if (req.body.empty() || !coding) return std::nullopt;
-  std::string lower;
-  for (char c : *coding) {
-    if (c != ' ' && c != '\t') lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
+  std::string lower = ascii_lower(trim_blanks(*coding));
   if (lower.empty() || lower == "identity") return std::nullopt;
   Response r = error_response(415, "a request body in a content coding (Content-Encoding) is not accepted: "
                                   "send it as plain JSON");
