@@ -10,8 +10,10 @@ namespace genkit {
 namespace {
 
 // Bounds memory when schemas come from outside (prompt files, tests): past the
-// cap, patterns are compiled per use rather than cached.
-constexpr std::size_t kMaxCachedPatterns = 512;
+// cap, patterns are compiled per use rather than cached. A compiled pattern
+// holds up to _GLIBCXX_REGEX_STATE_LIMIT states (CMakeLists.txt: ~2 MB), so
+// the cache stays under ~128 MB; real schemas hold a handful of patterns.
+constexpr std::size_t kMaxCachedPatterns = 64;
 
 // Numbers past this in a pattern's syntax are refused: libstdc++'s regex
 // compiler reads a repetition count ("a{7777777777777777777}") or a

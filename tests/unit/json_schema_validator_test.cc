@@ -85,6 +85,19 @@ TEST(JsonSchemaValidator, RepetitionCountsAndBackReferencesPastAThousandAreUnsup
   EXPECT_TRUE(validate_json_schema(parse(R"({"pattern":"^[{]9999999|\\{9999999$"})"), parse("\"{9999999\"")).is_ok());
 }
 
+// Found by tests/fuzz/fuzz_json_schema (its memory grew past 900 MB): each
+// pattern could unroll into 100,000 automaton states (~10 MB) and 512 of them
+// stayed cached. The tree's _GLIBCXX_REGEX_STATE_LIMIT holds one to 10,000.
+TEST(JsonSchemaValidator, PatternsPastTenThousandAutomatonStatesAreUnsupported) {
+  std::string huge;
+  for (int i = 0; i < 11; ++i) huge += "[a-z]{1000}";
+  EXPECT_NE(error_of(R"({"pattern":")" + huge + "\"}", "\"a\"").find("unsupported regex"), std::string::npos);
+  // ~4,000 states still compile (the subject matches the pattern's other branch).
+  std::string large;
+  for (int i = 0; i < 4; ++i) large += "[a-z]{1000}";
+  EXPECT_TRUE(validate_json_schema(parse(R"({"pattern":")" + large + "|^ok$\"}"), parse("\"ok\"")).is_ok());
+}
+
 // Found by tests/fuzz/fuzz_json_schema (a timeout): a backtracking matcher
 // takes exponential time on "(a*)*b" against a run of a's; 64 of them would
 // not end in this test's lifetime.
