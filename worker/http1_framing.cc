@@ -2,6 +2,7 @@
 #include "common/text.h"
 
 #include <cctype>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -51,6 +52,10 @@ std::optional<Refusal> host_refusal(const Request& request, bool http11) {
 }  // namespace
 
 std::optional<Refusal> framing_refusal(const Request& request, int http_major, int http_minor) {
+  if (http_major != 1) {
+    return Refusal{505, "HTTP/" + std::to_string(http_major) + "." + std::to_string(http_minor) +
+                            " is not supported: send HTTP/1.1 (or HTTP/2 by prior knowledge)"};
+  }
   const bool http10 = http_major == 1 && http_minor == 0;
   const bool http11 = http_major == 1 && http_minor >= 1;
   if (request.header("transfer-encoding")) {

@@ -4,7 +4,9 @@
 // proxy, so anything but one plain answer is refused (RFC 9112 §3.2, §6):
 // Transfer-Encoding is "chunked" once and nothing else (another coding is
 // 501, as §6.1 says), never with Content-Length, never in HTTP/1.0; an
-// HTTP/1.1 request has exactly one Host.
+// HTTP/1.1 request has exactly one Host. And the request line is HTTP/1.x:
+// an HTTP/0.9 line (no version, no head) or a 2.x one follows none of these
+// rules, so it is 505 rather than read as HTTP/1.1.
 #pragma once
 
 #include <optional>

@@ -201,6 +201,8 @@ std::vector<Shape> smuggling_shapes() {
        with_body(post + "Transfer-Encoding: chunked\r\n", "1000000000000000002\r\n{}\r\n0\r\n\r\n"), 400},
       {"two-hosts", "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: example.com\r\n\r\n", 400},
       {"no-host", "GET /health HTTP/1.1\r\n\r\n", 400},
+      {"http-0.9-request-line", "GET /health\r\n\r\n", 505},
+      {"http-2-request-line-over-http1", "GET /health HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 505},
   };
 }
 
