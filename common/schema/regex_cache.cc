@@ -1,5 +1,6 @@
 #include "common/schema/regex_cache.h"
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,10 +10,10 @@ namespace genkit {
 
 namespace {
 
-// Bounds memory when schemas come from outside (prompt files, tests): past the
-// cap, patterns are compiled per use rather than cached. A compiled pattern
-// holds up to _GLIBCXX_REGEX_STATE_LIMIT states (CMakeLists.txt: ~2 MB), so
-// the cache stays under ~128 MB; real schemas hold a handful of patterns.
+// Bounds memory when schemas come from outside (prompt files, tests): a
+// compiled pattern holds up to _GLIBCXX_REGEX_STATE_LIMIT states
+// (CMakeLists.txt: ~2 MB), so the cache stays under ~128 MB. Real schemas
+// hold a handful of patterns.
 constexpr std::size_t kMaxCachedPatterns = 64;
 
 // Numbers past this in a pattern's syntax are refused: libstdc++'s regex
@@ -72,21 +73,31 @@ std::shared_ptr<const std::regex> compile(const std::string& pattern) {
   }
 }
 
+// The least recently used pattern makes room for a new one.
 std::shared_ptr<const std::regex> cached(const std::string& pattern, bool* valid) {
+  using Entry = std::pair<std::string, std::shared_ptr<const std::regex>>;
   static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<const std::regex>, std::less<>> cache;
+  static std::list<Entry> recent;  // most recently used first
+  static std::map<std::string_view, std::list<Entry>::iterator, std::less<>> index;
   {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(pattern);
-    if (it != cache.end()) {
-      *valid = it->second != nullptr;
-      return it->second;
+    auto it = index.find(pattern);
+    if (it != index.end()) {
+      recent.splice(recent.begin(), recent, it->second);
+      *valid = it->second->second != nullptr;
+      return it->second->second;
     }
   }
   std::shared_ptr<const std::regex> re = compile(pattern);
   *valid = re != nullptr;
   std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() < kMaxCachedPatterns) cache.emplace(pattern, re);
+  if (index.count(pattern)) return re;  // another thread compiled it meanwhile
+  if (index.size() == kMaxCachedPatterns) {
+    index.erase(recent.back().first);
+    recent.pop_back();
+  }
+  recent.emplace_front(pattern, re);
+  index.emplace(recent.front().first, recent.begin());
   return re;
 }
 
