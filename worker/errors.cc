@@ -11,6 +11,10 @@ Response error_response(int status, std::string_view detail) {
   return r;
 }
 
+std::string body_too_large_detail(int64_t max_body) {
+  return "request body exceeds the limit of " + std::to_string(max_body) + " bytes";
+}
+
 int http_status_for(Code code) {
   switch (code) {
     case Code::kOk: return 200;

@@ -1,6 +1,7 @@
 // The JSON error format of SPEC.md §4: {"error": "<reason phrase>", "detail": "<message>"}.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,8 @@
 namespace genkit::http {
 
 Response error_response(int status, std::string_view detail);
+// The 413 detail, the same over HTTP/1.1 and HTTP/2.
+std::string body_too_large_detail(int64_t max_body);
 
 // HTTP status for a failed flow. Internal details never reach the client:
 // for 500 the detail is generic (the real message goes to the log).

@@ -186,7 +186,7 @@ int Http1Session::on_headers_complete(http_parser* p) {
 
   const int64_t max_body = s->conn_.context().limits.max_body_size;
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > static_cast<uint64_t>(max_body)) {
-    s->reject(413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+    s->reject(413, body_too_large_detail(max_body));
     http_parser_pause(p, 1);
     return 0;
   }
@@ -202,7 +202,7 @@ int Http1Session::on_body(http_parser* p, const char* at, size_t len) {
   Http1Session* s = session_of(p);
   const int64_t max_body = s->conn_.context().limits.max_body_size;
   if (s->current_.body.size() + len > static_cast<std::size_t>(max_body)) {
-    s->reject(413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+    s->reject(413, body_too_large_detail(max_body));
     http_parser_pause(p, 1);
     return 0;
   }

@@ -97,7 +97,7 @@ void Http2Session::headers_done(Http2Stream& st) {
     uint64_t n = 0;
     auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
     if (ec == std::errc::result_out_of_range || (ec == std::errc() && n > static_cast<uint64_t>(max_body))) {
-      return answer_early(st, 413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+      return answer_early(st, 413, body_too_large_detail(max_body));
     }
   }
 }
@@ -114,7 +114,7 @@ int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t strea
   if (st->request.body.size() + len > static_cast<uint64_t>(max_body)) {
     nghttp2_session_consume_connection(session, len);
     std::string().swap(st->request.body);
-    s->answer_early(*st, 413, "request body exceeds the limit of " + std::to_string(max_body) + " bytes");
+    s->answer_early(*st, 413, body_too_large_detail(max_body));
     return 0;
   }
   nghttp2_session_consume(session, stream_id, len);
