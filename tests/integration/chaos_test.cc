@@ -533,10 +533,18 @@ Verdict grpc_verdict(const grpc::Status& s, bool has_content) {
   }
 }
 
+// gRPC calls wait for their channel to connect: after grpcd is killed, a
+// channel backs off between reconnects, and a fail-fast client would count
+// every call of that back-off (thousands, past any kill's window) as lost.
+void chaos_context(grpc::ClientContext& ctx, milliseconds timeout) {
+  set_timeout(ctx, timeout);
+  ctx.set_wait_for_ready(true);
+}
+
 Call grpc_joke(gpb::GenkitService::Stub& stub, milliseconds timeout = kCallTimeout) {
   Call c = begin_call("grpc TellJoke", Protocol::kGrpc);
   grpc::ClientContext ctx;
-  set_timeout(ctx, timeout);
+  chaos_context(ctx, timeout);
   gpb::JokeRequest req;
   req.set_name("Chaos");
   gpb::JokeResponse resp;
@@ -547,7 +555,7 @@ Call grpc_joke(gpb::GenkitService::Stub& stub, milliseconds timeout = kCallTimeo
 Call grpc_translate(gpb::GenkitService::Stub& stub, const std::string& text, milliseconds timeout = kCallTimeout) {
   Call c = begin_call("grpc TranslateText", Protocol::kGrpc);
   grpc::ClientContext ctx;
-  set_timeout(ctx, timeout);
+  chaos_context(ctx, timeout);
   gpb::TranslateRequest req;
   req.set_text(text);
   gpb::TranslationResponse resp;
@@ -557,7 +565,7 @@ Call grpc_translate(gpb::GenkitService::Stub& stub, const std::string& text, mil
 
 Call grpc_story(gpb::GenkitService::Stub& stub, milliseconds timeout = kCallTimeout) {
   Call c = begin_call("grpc TellStory", Protocol::kGrpc);
-  StoryRead read = read_story(stub, "chaos", timeout);
+  StoryRead read = read_story(stub, "chaos", timeout, /*wait_for_ready=*/true);
   return finish(std::move(c), grpc_verdict(read.status, !read.chunks.empty()), read.status.error_code(),
                 itest::describe(read.status));
 }

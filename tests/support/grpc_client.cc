@@ -87,9 +87,11 @@ std::string StoryRead::text() const {
   return s;
 }
 
-StoryRead read_story(gpb::GenkitService::Stub& stub, const std::string& topic, milliseconds timeout) {
+StoryRead read_story(gpb::GenkitService::Stub& stub, const std::string& topic, milliseconds timeout,
+                     bool wait_for_ready) {
   grpc::ClientContext ctx;
   set_timeout(ctx, timeout);
+  ctx.set_wait_for_ready(wait_for_ready);
   gpb::StoryRequest req;
   req.set_topic(topic);
   std::unique_ptr<grpc::ClientReader<gpb::StoryChunk>> reader = stub.TellStory(&ctx, req);

@@ -88,7 +88,10 @@ struct StoryRead {
   grpc::Status status;
   std::string text() const;
 };
-StoryRead read_story(gpb::GenkitService::Stub& stub, const std::string& topic, milliseconds timeout);
+// wait_for_ready: wait for the channel to connect (up to the timeout) instead
+// of failing at once while it cannot.
+StoryRead read_story(gpb::GenkitService::Stub& stub, const std::string& topic, milliseconds timeout,
+                     bool wait_for_ready = false);
 
 // The grpcd the supervisor spawned last and has not reported exited (0: none).
 int live_grpcd_pid(const ServerProcess& server);
