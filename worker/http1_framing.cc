@@ -1,7 +1,6 @@
 #include "worker/http1_framing.h"
 #include "common/text.h"
 
-#include <cctype>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,8 +55,8 @@ std::optional<Refusal> framing_refusal(const Request& request, int http_major, i
     return Refusal{505, "HTTP/" + std::to_string(http_major) + "." + std::to_string(http_minor) +
                             " is not supported: send HTTP/1.1 (or HTTP/2 by prior knowledge)"};
   }
-  const bool http10 = http_major == 1 && http_minor == 0;
-  const bool http11 = http_major == 1 && http_minor >= 1;
+  const bool http10 = http_minor == 0;
+  const bool http11 = http_minor >= 1;
   if (request.header("transfer-encoding")) {
     if (std::optional<Refusal> r = transfer_encoding_refusal(request, http10)) return r;
   }
