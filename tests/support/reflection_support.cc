@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +15,8 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/proc_table.h"
 
 namespace itest {
 
@@ -157,42 +158,13 @@ bool connection_refused(int port) {
 }
 
 std::set<int> listening_tcp_ports(pid_t pgid) {
-  // The socket inodes the group's processes hold...
-  std::set<std::string> inodes;
-  std::error_code ec;
-  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
-    std::string pid = it->path().filename().string();
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat_file(it->path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream rest(stat.substr(paren + 2));
-    std::string state;
-    long ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    if (pgrp != pgid) continue;
-    std::error_code fd_ec;
-    for (fs::directory_iterator fd(it->path() / "fd", fd_ec), fd_end; !fd_ec && fd != fd_end; fd.increment(fd_ec)) {
-      std::error_code link_ec;
-      std::string target = fs::read_symlink(fd->path(), link_ec).string();
-      if (!link_ec && target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
-    }
+  std::set<std::string> inodes;  // of the group's processes' sockets
+  for (const ProcInfo& p : all_processes()) {
+    if (p.pgrp == pgid) inodes.merge(socket_inodes(p.pid));
   }
-  // ...that /proc/net/tcp{,6} lists as listening (state 0A).
   std::set<int> ports;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // (header)
-    while (std::getline(in, line)) {
-      std::istringstream f(line);
-      std::string sl, local, remote, st, queues, timer, retrnsmt, uid, timeout, inode;
-      f >> sl >> local >> remote >> st >> queues >> timer >> retrnsmt >> uid >> timeout >> inode;
-      if (st != "0A" || !inodes.count(inode)) continue;
-      size_t colon = local.rfind(':');
-      if (colon != std::string::npos) ports.insert(static_cast<int>(std::stoul(local.substr(colon + 1), nullptr, 16)));
-    }
+  for (const TcpSocket& s : tcp_sockets()) {
+    if (s.state == kTcpListening && inodes.count(s.inode)) ports.insert(s.local_port);
   }
   return ports;
 }

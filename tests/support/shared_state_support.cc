@@ -1,6 +1,5 @@
 #include "tests/support/shared_state_support.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/proc_table.h"
 
 #ifndef GENKIT_PROMTOOL
 #error "GENKIT_PROMTOOL must name promtool (packaging/install-deps.sh puts it in .deps/bin)"
@@ -167,47 +168,18 @@ std::string promtool_complaint(const std::string& body) {
   return said.empty() ? "promtool exit status " + std::to_string(status) : said;
 }
 
-namespace {
-
-// Socket inodes of ESTABLISHED IPv4/IPv6 TCP sockets with `port` on `side`.
-std::set<std::string> established_inodes(int port, PortSide side) {
-  std::set<std::string> inodes;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
-      fields >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
-      if (state != "01") continue;  // TCP_ESTABLISHED
-      const std::string& address = side == PortSide::kLocal ? local : remote;
-      std::size_t colon = address.rfind(':');
-      if (colon == std::string::npos) continue;
-      if (std::stoi(address.substr(colon + 1), nullptr, 16) == port) inodes.insert(inode);
+std::map<int, int> sockets_on_port(const std::set<int>& pids, int port, PortSide side) {
+  std::set<std::string> inodes;  // of the established sockets with `port` on `side`
+  for (const TcpSocket& s : tcp_sockets()) {
+    if (s.state == kTcpEstablished && (side == PortSide::kLocal ? s.local_port : s.remote_port) == port) {
+      inodes.insert(s.inode);
     }
   }
-  return inodes;
-}
-
-}  // namespace
-
-std::map<int, int> sockets_on_port(const std::set<int>& pids, int port, PortSide side) {
-  std::set<std::string> inodes = established_inodes(port, side);
   std::map<int, int> out;
   for (int pid : pids) {
-    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* d = opendir(dir.c_str());
-    if (!d) continue;
-    while (dirent* entry = readdir(d)) {
-      char target[128];
-      std::string link = dir + "/" + entry->d_name;
-      ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-      if (n <= 0) continue;
-      std::string t(target, static_cast<size_t>(n));
-      if (t.rfind("socket:[", 0) == 0 && inodes.count(t.substr(8, t.size() - 9))) ++out[pid];
+    for (const std::string& inode : socket_inodes(pid)) {
+      if (inodes.count(inode)) ++out[pid];
     }
-    closedir(d);
   }
   return out;
 }
