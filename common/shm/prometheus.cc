@@ -1,7 +1,10 @@
 // render_prometheus: the text exposition format 0.0.4, from the segment.
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/shm/counters.h"
@@ -81,9 +84,13 @@ std::string escape_label(const std::string& v) {
   return out;
 }
 
+// Appends straight into one buffer: /metrics lists every route x status x
+// bucket ever seen, and a scrape should not cost an allocation per sample.
 class Writer {
  public:
-  void family(const char* name, const char* type, const char* help) {
+  Writer() { out_.reserve(64 * 1024); }
+
+  void family(std::string_view name, std::string_view type, std::string_view help) {
     out_ += "# HELP ";
     out_ += name;
     out_ += ' ';
@@ -94,34 +101,43 @@ class Writer {
     out_ += type;
     out_ += '\n';
   }
-  void sample(const std::string& name, const std::string& labels, uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%" PRIu64, v);
-    line(name, labels, buf);
+  // A sample labelled `labels` and then `more` (each `k="v"[,...]` or empty).
+  void sample(std::string_view name, std::string_view labels, uint64_t v, std::string_view more = {}) {
+    begin(name, labels, more);
+    append_number(v);
+    out_ += '\n';
   }
-  void sample_signed(const std::string& name, const std::string& labels, int64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%" PRId64, v);
-    line(name, labels, buf);
+  void sample_signed(std::string_view name, std::string_view labels, int64_t v) {
+    begin(name, labels, {});
+    append_number(v);
+    out_ += '\n';
   }
-  void sample_seconds(const std::string& name, const std::string& labels, uint64_t us) {
+  void sample_seconds(std::string_view name, std::string_view labels, uint64_t us) {
+    begin(name, labels, {});
     char buf[48];
     std::snprintf(buf, sizeof buf, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
-    line(name, labels, buf);
+    out_ += buf;
+    out_ += '\n';
   }
   std::string take() { return std::move(out_); }
 
  private:
-  void line(const std::string& name, const std::string& labels, const char* value) {
+  void begin(std::string_view name, std::string_view labels, std::string_view more) {
     out_ += name;
-    if (!labels.empty()) {
+    if (!labels.empty() || !more.empty()) {
       out_ += '{';
       out_ += labels;
+      if (!labels.empty() && !more.empty()) out_ += ',';
+      out_ += more;
       out_ += '}';
     }
     out_ += ' ';
-    out_ += value;
-    out_ += '\n';
+  }
+  template <typename Integer>
+  void append_number(Integer v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, ec == std::errc() ? end : buf);
   }
   std::string out_;
 };
@@ -132,15 +148,30 @@ std::string label_name(const std::vector<std::string>& names, int i) {
 
 std::string provider_of(const std::string& model) { return model.substr(0, model.find('/')); }
 
-std::string status_label(int slot) {
-  return slot < kStatusSlots - 1 ? std::to_string(kCountedStatuses[slot]) : "other";
+// status="200" ... status="other", one per status slot.
+const std::vector<std::string>& status_labels() {
+  static const std::vector<std::string> labels = [] {
+    std::vector<std::string> out;
+    for (int k = 0; k < kStatusSlots; ++k) {
+      out.push_back("status=\"" + (k < kStatusSlots - 1 ? std::to_string(kCountedStatuses[k]) : "other") + "\"");
+    }
+    return out;
+  }();
+  return labels;
 }
 
-std::string bound_label(int b) {
-  if (b >= kDurationBuckets - 1) return "+Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", kDurationBounds[b]);
-  return buf;
+// le="0.005" ... le="+Inf", one per duration bucket.
+const std::vector<std::string>& bucket_labels() {
+  static const std::vector<std::string> labels = [] {
+    std::vector<std::string> out;
+    for (int b = 0; b < kDurationBuckets; ++b) {
+      char buf[32] = "+Inf";
+      if (b < kDurationBuckets - 1) std::snprintf(buf, sizeof buf, "%g", kDurationBounds[b]);
+      out.push_back(std::string("le=\"") + buf + "\"");
+    }
+    return out;
+  }();
+  return labels;
 }
 
 void write_http(Writer& w, const Totals& t, const std::vector<std::string>& routes) {
@@ -149,7 +180,7 @@ void write_http(Writer& w, const Totals& t, const std::vector<std::string>& rout
     std::string route = "route=\"" + escape_label(label_name(routes, r)) + "\"";
     for (int k = 0; k < kStatusSlots; ++k) {
       if (t.requests[r][k]) {
-        w.sample("genkit_endpoints_http_requests_total", route + ",status=\"" + status_label(k) + "\"", t.requests[r][k]);
+        w.sample("genkit_endpoints_http_requests_total", route, t.requests[r][k], status_labels()[k]);
       }
     }
   }
@@ -163,8 +194,7 @@ void write_http(Writer& w, const Totals& t, const std::vector<std::string>& rout
     uint64_t cumulative = 0;
     for (int b = 0; b < kDurationBuckets; ++b) {
       cumulative += t.buckets[r][b];
-      w.sample("genkit_endpoints_http_request_duration_seconds_bucket", route + ",le=\"" + bound_label(b) + "\"",
-               cumulative);
+      w.sample("genkit_endpoints_http_request_duration_seconds_bucket", route, cumulative, bucket_labels()[b]);
     }
     w.sample_seconds("genkit_endpoints_http_request_duration_seconds_sum", route, t.sum_us[r]);
     w.sample("genkit_endpoints_http_request_duration_seconds_count", route, count);
@@ -183,24 +213,25 @@ void write_grpc(Writer& w, const Totals& t, const std::vector<std::string>& meth
   w.family("genkit_endpoints_grpc_requests_total", "counter", "gRPC calls answered, by method and status code.");
   for (int m = 0; m < kGrpcMethodLabels; ++m) {
     if (m >= used && m != kGrpcMethodLabels - 1) continue;
+    const std::string label = method_label(m);
     for (int k = 0; k < kGrpcCodes; ++k) {
       if (t.grpc_calls[m][k]) {
-        w.sample("genkit_endpoints_grpc_requests_total", method_label(m) + ",code=\"" + grpc_status_name(k) + "\"",
-                 t.grpc_calls[m][k]);
+        w.sample("genkit_endpoints_grpc_requests_total", label, t.grpc_calls[m][k],
+                 std::string("code=\"") + grpc_status_name(k) + "\"");
       }
     }
   }
   w.family("genkit_endpoints_grpc_request_duration_seconds", "histogram",
            "Time from a gRPC call's arrival to its status, by method.");
   for (int m = 0; m < used; ++m) {
+    const std::string label = method_label(m);
     uint64_t count = 0;
     for (int b = 0; b < kDurationBuckets; ++b) {
       count += t.grpc_buckets[m][b];
-      w.sample("genkit_endpoints_grpc_request_duration_seconds_bucket",
-               method_label(m) + ",le=\"" + bound_label(b) + "\"", count);
+      w.sample("genkit_endpoints_grpc_request_duration_seconds_bucket", label, count, bucket_labels()[b]);
     }
-    w.sample_seconds("genkit_endpoints_grpc_request_duration_seconds_sum", method_label(m), t.grpc_sum_us[m]);
-    w.sample("genkit_endpoints_grpc_request_duration_seconds_count", method_label(m), count);
+    w.sample_seconds("genkit_endpoints_grpc_request_duration_seconds_sum", label, t.grpc_sum_us[m]);
+    w.sample("genkit_endpoints_grpc_request_duration_seconds_count", label, count);
   }
   w.family("genkit_endpoints_grpc_requests_in_flight", "gauge", "gRPC calls being served now.");
   w.sample_signed("genkit_endpoints_grpc_requests_in_flight", "", t.grpc_in_flight < 0 ? 0 : t.grpc_in_flight);
