@@ -10,6 +10,8 @@ namespace itest::chaos {
 
 using genkit::Json;
 
+namespace {
+
 const char* verdict_name(Verdict v) {
   switch (v) {
     case Verdict::kOk: return "ok";
@@ -19,6 +21,8 @@ const char* verdict_name(Verdict v) {
     default: return "BAD";
   }
 }
+
+}  // namespace
 
 std::string describe_call(const Call& c, Clock::time_point origin) {
   return c.kind + " +" + std::to_string(ms_since(origin, c.start)) + "..+" + std::to_string(ms_since(origin, c.end)) +

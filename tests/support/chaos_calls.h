@@ -25,8 +25,6 @@ enum class Protocol { kHttp, kGrpc };
 // kLost: the connection went away (HTTP), or UNAVAILABLE/CANCELLED/INTERNAL (gRPC).
 enum class Verdict { kOk, kJsonError, kLost, kTimedOut, kBad };
 
-const char* verdict_name(Verdict v);
-
 struct Call {
   std::string kind;
   Protocol protocol = Protocol::kHttp;

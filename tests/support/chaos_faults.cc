@@ -10,7 +10,11 @@
 
 namespace itest::chaos {
 
+namespace {
+
 bool is_grpcd(int pid) { return std::string_view(exe_path(pid)).ends_with("genkit-endpoints-grpcd"); }
+
+}  // namespace
 
 std::string Children::describe() const {
   return std::to_string(workers.size()) + " workers, " + std::to_string(grpcds.size()) + " grpcd, " +

@@ -32,8 +32,6 @@ constexpr milliseconds kRunBetweenStops{500};  // a continued process stamps its
 constexpr milliseconds kRedisFaultEveryMin{900}, kRedisFaultEveryMax{1400};
 constexpr milliseconds kRedisDownMin{300}, kRedisDownMax{800};  // far past REDIS_TIMEOUT_MS (50)
 
-bool is_grpcd(int pid);
-
 // The supervisor's children as they are now.
 struct Children {
   std::vector<int> workers, grpcds;  // alive and running

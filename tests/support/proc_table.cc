@@ -5,11 +5,15 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
 namespace itest {
 
+namespace {
+
+// nullopt when the process is gone.
 std::optional<ProcInfo> proc_info(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
@@ -22,6 +26,8 @@ std::optional<ProcInfo> proc_info(int pid) {
   rest >> p.state >> p.ppid >> p.pgrp;
   return rest ? std::optional<ProcInfo>(p) : std::nullopt;
 }
+
+}  // namespace
 
 std::vector<ProcInfo> all_processes() {
   std::vector<ProcInfo> out;

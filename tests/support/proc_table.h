@@ -4,7 +4,6 @@
 // the kernel has them in.
 #pragma once
 
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,8 +17,7 @@ struct ProcInfo {
   int pgrp = 0;
 };
 
-// From /proc/<pid>/stat; nullopt when the process is gone.
-std::optional<ProcInfo> proc_info(int pid);
+// From /proc/<pid>/stat, of every process there now.
 std::vector<ProcInfo> all_processes();
 
 // The executable's path ("" when the process is gone).
